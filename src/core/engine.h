@@ -1,0 +1,108 @@
+/*
+ * engine.h - the detection engine: exact sliding windows, blocks and escalation, for a
+ * set of rules that differ only in their key (user, ip, user|ip).
+ *
+ * Semantics (DESIGN.md "Detection semantics"; tests depend on them exactly):
+ *  - a rule blocks a key when it has `threshold` counted failures whose timestamps span
+ *    strictly less than `window_ms` (ts[k] - ts[k-threshold+1] < window_ms);
+ *  - judged on event time (ts); a late event counts when ts > newest_ts(key) - window_ms,
+ *    where newest_ts is the largest ts counted for that key; older late events are
+ *    recorded with their outcome but not counted (they can no longer form a block with
+ *    the window that the key's newest events define);
+ *  - success clears the window (reset_on_success): failures with ts <= the success's ts
+ *    are dropped and later-arriving failures with ts <= it are not counted;
+ *  - an attempt with since <= ts < until (until 0 = permanent) of an active block of ANY
+ *    enabled rule that applies to it is outcome BLOCKED: recorded, counted by no rule;
+ *  - a block starts at the largest ts among the failures that completed it and clears the
+ *    window of its key the same way a success at `since` would;
+ *  - escalation: if the key's previous block of the same rule began less than 24 h before
+ *    this one, level = previous level + 1, else 1; duration = block_for_ms * 2^(level-1),
+ *    capped at 24 h; block_for_ms == 0 means permanent (until = 0);
+ *  - state of a key is evicted once it is idle: its newest ts is window_ms or more behind
+ *    the newest ts the engine has seen (event time); its last block is kept until 24 h
+ *    after it ends (permanent blocks until unblocked), for escalation and for BLOCKED.
+ *
+ * Not thread-safe: one engine per detector thread. O(1) amortised per attempt.
+ */
+#ifndef LG_ENGINE_H
+#define LG_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/event.h"
+#include "core/limits.h"
+
+typedef enum {
+    LG_RULE_KEY_USER = 0,
+    LG_RULE_KEY_IP = 1,
+    LG_RULE_KEY_USER_IP = 2,
+} lg_rule_key;
+
+typedef struct lg_rule_conf {
+    char name[LG_RULE_NAME_MAX + 1]; /* appears in the block's "rule" */
+    lg_rule_key key;
+    bool enabled;
+    uint32_t threshold;       /* 1..LG_THRESHOLD_MAX, default 5 */
+    int64_t window_ms;        /* 1..LG_WINDOW_MS_MAX, default 60000 */
+    int64_t block_for_ms;     /* 0 = permanent, default 15 min */
+    bool reset_on_success;    /* default true */
+    uint32_t keys_max;        /* bound on tracked keys (window state) for this rule */
+} lg_rule_conf;
+
+typedef struct lg_engine_conf {
+    lg_rule_conf rules[LG_RULES_MAX];
+    size_t n_rules;
+} lg_engine_conf;
+
+/* Fills conf with the defaults: rule "user" on (5 in 60 s, 15 min), rules "ip"
+ * (key ip, 20 in 60 s) and "user_ip" (key user|ip, 5 in 60 s) present but off. */
+void lg_engine_conf_default(lg_engine_conf *conf);
+
+typedef struct lg_engine lg_engine;
+
+/* Counters for metrics and the replay summary. */
+typedef struct lg_engine_stats {
+    uint64_t attempts, ok, fail, blocked; /* by outcome */
+    uint64_t late_dropped;   /* failures too late to count (ts <= newest - window) */
+    uint64_t blocks;         /* blocks decided */
+    uint64_t keys_tracked;   /* window states alive now, all rules */
+    uint64_t keys_evicted;   /* idle window states evicted */
+    uint64_t keys_full;      /* failures not counted because a table was at keys_max */
+    uint64_t blocks_tracked; /* block records alive now (active or kept for escalation) */
+    size_t bytes;            /* memory held by the tables */
+} lg_engine_stats;
+
+/* Validates conf (ranges, unique names) and builds an engine. err gets the reason. */
+int lg_engine_new(const lg_engine_conf *conf, lg_engine **out, char *err, size_t err_len);
+void lg_engine_free(lg_engine *e);
+
+/*
+ * Judges one attempt: sets a->outcome (OK, FAIL or BLOCKED) and updates the windows.
+ * Blocks decided by this attempt (at most one per enabled rule) are written to
+ * blocks[0..*n_blocks). blocks_cap must be >= LG_RULES_MAX. Returns 0 or a negative LG_E*.
+ * The attempt must already be valid (lg_attempt_decode); user/ip are not re-validated.
+ */
+int lg_engine_judge(lg_engine *e, lg_attempt *a, lg_block *blocks, size_t blocks_cap,
+                    size_t *n_blocks);
+
+/*
+ * Loads a block decided elsewhere (read back from lg.blocks when a detector rebuilds its
+ * partitions): the key is blocked from since to until, its level is remembered for
+ * escalation, and its window is cleared up to since, exactly as if this engine had
+ * decided it. A block with an unknown rule name is ignored (returns LG_ENOTFOUND).
+ */
+int lg_engine_load_block(lg_engine *e, const lg_block *b);
+
+/* Forgets the block (and escalation history) of key under rule (an operator unblock,
+ * a tombstone on lg.blocks). key is as lg_block_key() forms it. */
+int lg_engine_unblock(lg_engine *e, const char *key, size_t key_len);
+
+/* Is `user` (rule user) blocked at time now_ms? Writes the block when it is. */
+bool lg_engine_blocked(lg_engine *e, const char *key, size_t key_len, int64_t now_ms,
+                       lg_block *out);
+
+void lg_engine_stats_get(const lg_engine *e, lg_engine_stats *out);
+
+#endif

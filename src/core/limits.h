@@ -1,0 +1,80 @@
+/*
+ * limits.h - every hard bound of loginguard, named, with the reason for its value.
+ *
+ * Configuration may lower a bound but never raise it past the cap here (config.c checks
+ * each entry's min/max against these). Relations between bounds are _Static_asserts.
+ */
+#ifndef LG_LIMITS_H
+#define LG_LIMITS_H
+
+/* --- events ---------------------------------------------------------------------- */
+/* user ids: 1..128 bytes of UTF-8 (DESIGN.md "limits"). */
+#define LG_USER_MAX 128
+/* attempt ids: a UUID is 36; leave room for "<src>-<counter>" style ids. */
+#define LG_ID_MAX 64
+/* INET6_ADDRSTRLEN is 46 including the NUL; the longest valid text form is 45 bytes. */
+#define LG_IP_MAX 45
+/* name of the producing instance ("api-1"); operators choose it, keep it short. */
+#define LG_SRC_MAX 64
+/* rule names ("user", "ip", "user_ip"). */
+#define LG_RULE_NAME_MAX 32
+/* human reason text in a block ("5 failures in 60s"). */
+#define LG_REASON_MAX 96
+/* one encoded event; the largest attempt (all fields at max, escaped) fits well below. */
+#define LG_EVENT_JSON_MAX 2048
+/* a rule's key: user (128) + '|' + ip (45) for rule user_ip. */
+#define LG_KEY_MAX (LG_USER_MAX + 1 + LG_IP_MAX)
+
+/* --- detection ------------------------------------------------------------------- */
+/* failures needed to block; the window ring holds threshold-1 timestamps per key. */
+#define LG_THRESHOLD_MAX 64
+/* a window longer than a day is a different product (use the audit store). */
+#define LG_WINDOW_MS_MAX (24LL * 3600 * 1000)
+/* escalation: durations double up to this cap (DESIGN.md "Duration"). */
+#define LG_BLOCK_CAP_MS (24LL * 3600 * 1000)
+/* escalation memory: a previous block counts if it began less than this before. */
+#define LG_ESCALATION_MS (24LL * 3600 * 1000)
+/* keys tracked per rule: bounds the window table; 1 Mi active keys is ~64 MiB. */
+#define LG_KEYS_MAX_DEFAULT (1u << 20)
+#define LG_KEYS_MAX_CAP (1u << 26)
+/* rules in one engine: user, ip, user_ip and room for a few more. */
+#define LG_RULES_MAX 8
+
+/* --- bus ------------------------------------------------------------------------- */
+/* embedded topic queue depth (messages) before publishers get back-pressure. */
+#define LG_BUS_QUEUE_MAX_DEFAULT 65536
+#define LG_BUS_QUEUE_MAX_CAP (1 << 22)
+/* one bus message (key + value); events are far smaller. */
+#define LG_BUS_MSG_MAX 4096
+/* consumers per topic on the embedded bus (detector, audit, analytics, notifier, api...). */
+#define LG_BUS_CONSUMERS_MAX 16
+/* partitions per topic. */
+#define LG_BUS_PARTITIONS_MAX 256
+/* a topic name. */
+#define LG_TOPIC_MAX 64
+
+/* --- store ----------------------------------------------------------------------- */
+/* rows per audit transaction: amortises fsync; a crash loses no committed batch. */
+#define LG_STORE_BATCH_MAX 4096
+/* rows returned by one audit query. */
+#define LG_AUDIT_ROWS_MAX 100000
+
+/* --- replay ---------------------------------------------------------------------- */
+/* one input line; longer lines are reported and skipped without being buffered. */
+#define LG_LINE_MAX 65536
+
+/* --- http ------------------------------------------------------------------------ */
+#define LG_HTTP_BODY_MAX 4096          /* DESIGN.md: bodies over 4 KiB get 413 */
+#define LG_HTTP_URL_MAX 2048
+#define LG_HTTP_CONN_MEMORY 32768      /* per-connection header memory; over it is 431 */
+#define LG_HTTP_CONNS_MAX_DEFAULT 10000
+#define LG_HTTP_TIMEOUT_S_DEFAULT 10
+#define LG_PASSWORD_MAX 1024
+#define LG_JWT_MAX 2048
+#define LG_WORKER_QUEUE_MAX_DEFAULT 1024
+
+_Static_assert(LG_KEY_MAX < LG_EVENT_JSON_MAX, "a key must fit in an event");
+_Static_assert(LG_EVENT_JSON_MAX <= LG_BUS_MSG_MAX, "an event must fit in a bus message");
+_Static_assert(LG_KEYS_MAX_DEFAULT <= LG_KEYS_MAX_CAP, "default within cap");
+
+#endif
