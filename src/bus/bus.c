@@ -122,3 +122,18 @@ bool lg_bus_caught_up(lg_bus_consumer *c)
 {
     return c->ops->caught_up(c);
 }
+
+int lg_bus_offset_for_time(lg_bus_consumer *c, int32_t partition, int64_t ts_ms,
+                           int64_t *offset)
+{
+    if (c->ops->offset_for_time == NULL)
+        return LG_EINVAL;
+    return c->ops->offset_for_time(c, partition, ts_ms, offset);
+}
+
+int lg_bus_seek(lg_bus_consumer *c, int32_t partition, int64_t offset)
+{
+    if (c->ops->seek == NULL)
+        return LG_EINVAL;
+    return c->ops->seek(c, partition, offset);
+}

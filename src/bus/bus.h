@@ -137,6 +137,18 @@ int lg_bus_seek_time(lg_bus_consumer *c, int32_t partition, int64_t ts_ms);
  * the consumer was created or the partition assigned (api readiness on lg.blocks). */
 bool lg_bus_caught_up(lg_bus_consumer *c);
 
+/* The offset of the first message of partition with timestamp >= ts_ms (the end offset
+ * when there is none), without moving the read position. With lg_bus_seek, lets a
+ * detector rebuild from min(that offset, committed) so it never skips an unprocessed
+ * message. Optional: LG_EINVAL from a back-end that lacks it. */
+int lg_bus_offset_for_time(lg_bus_consumer *c, int32_t partition, int64_t ts_ms,
+                           int64_t *offset);
+
+/* Moves partition's read position to offset (an assigned partition; called from an
+ * assigned callback it takes effect before any message of it is returned). Optional:
+ * LG_EINVAL from a back-end that lacks it. */
+int lg_bus_seek(lg_bus_consumer *c, int32_t partition, int64_t offset);
+
 /* Back-end interface, for embedded.c and kafka.c only. */
 typedef struct lg_bus_ops {
     const char *name;
@@ -154,6 +166,10 @@ typedef struct lg_bus_ops {
     int (*committed)(lg_bus_consumer *c, int32_t partition, int64_t *next_offset);
     int (*seek_time)(lg_bus_consumer *c, int32_t partition, int64_t ts_ms);
     bool (*caught_up)(lg_bus_consumer *c);
+    /* optional (NULL: lg_bus_offset_for_time / lg_bus_seek return LG_EINVAL) */
+    int (*offset_for_time)(lg_bus_consumer *c, int32_t partition, int64_t ts_ms,
+                           int64_t *offset);
+    int (*seek)(lg_bus_consumer *c, int32_t partition, int64_t offset);
 } lg_bus_ops;
 
 /* Every back-end's lg_bus and lg_bus_consumer begin with these headers. */
