@@ -52,6 +52,8 @@
 #define LG_BUS_PARTITIONS_MAX 256
 /* a topic name. */
 #define LG_TOPIC_MAX 64
+/* topics on one embedded bus: lg.attempts, lg.blocks and room for a few more. */
+#define LG_BUS_TOPICS_MAX 16
 
 /* --- store ----------------------------------------------------------------------- */
 /* rows per audit transaction: amortises fsync; a crash loses no committed batch. */
@@ -73,8 +75,15 @@
 #define LG_JWT_MAX 2048
 #define LG_WORKER_QUEUE_MAX_DEFAULT 1024
 
+/* --- worker pool ----------------------------------------------------------------- */
+/* worker threads: argon2id at m=19 MiB costs threads x 19 MiB; 256 is ~5 GiB already. */
+#define LG_POOL_THREADS_MAX 256
+/* jobs waiting in one pool; beyond ~1 Mi the wait itself is the outage (shed instead). */
+#define LG_POOL_QUEUE_MAX_CAP (1u << 20)
+
 _Static_assert(LG_KEY_MAX < LG_EVENT_JSON_MAX, "a key must fit in an event");
 _Static_assert(LG_EVENT_JSON_MAX <= LG_BUS_MSG_MAX, "an event must fit in a bus message");
 _Static_assert(LG_KEYS_MAX_DEFAULT <= LG_KEYS_MAX_CAP, "default within cap");
+_Static_assert(LG_WORKER_QUEUE_MAX_DEFAULT <= LG_POOL_QUEUE_MAX_CAP, "default within cap");
 
 #endif
