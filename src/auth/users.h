@@ -39,4 +39,20 @@ int lg_users_add(const lg_users *u, lg_store *s, const char *name, const char *p
 int lg_users_verify(const lg_users *u, lg_store *s, const char *name, const char *password,
                     size_t password_len, lg_role *role_out);
 
+/* True when pwhash was made with other parameters than u's (or is not argon2id): the
+ * caller may store a fresh lg_users_hash after a successful verify. */
+bool lg_users_needs_rehash(const lg_users *u, const char *pwhash);
+
+/* Counters since lg_users_new, for /metrics and for tests that must see the dummy
+ * verification run: every argon2id verification, and those against the dummy hash. */
+typedef struct lg_users_stats {
+    uint64_t verifies;
+    uint64_t dummy_verifies;
+} lg_users_stats;
+void lg_users_stats_get(const lg_users *u, lg_users_stats *out);
+
+/* For tests: the dummy hash unknown users are verified against (borrowed, lives as long
+ * as u), so they can check it carries the configured t and m. */
+const char *lg_users__dummy_hash(const lg_users *u);
+
 #endif
