@@ -16,6 +16,7 @@
  *   [auth]                 jwt_secret, jwt_ttl_s, argon2_opslimit, argon2_memlimit_kib,
  *                          workers, worker_queue_max
  *   [detector]             group, batch_max
+ *   [log]                  level
  */
 #ifndef LG_CONFIG_H
 #define LG_CONFIG_H
@@ -27,6 +28,7 @@
 
 #include "bus/bus.h"
 #include "core/engine.h"
+#include "core/log.h"
 
 #define LG_URL_MAX 1024
 #define LG_SECRET_MAX 256
@@ -52,6 +54,8 @@ typedef struct lg_config {
 
     char detector_group[64];           /* "lg-detector" */
     uint32_t detector_batch_max;       /* 1024 */
+
+    lg_log_level log_level;            /* LG_INFO; commands pass it to lg_log_set_level */
 } lg_config;
 
 /* Fills every field with its default. */
@@ -62,13 +66,29 @@ void lg_config_default(lg_config *cfg);
  * must be 1..86400000". */
 int lg_config_load_file(lg_config *cfg, const char *path, char *err, size_t err_len);
 
-/* Applies the environment: LG_JWT_SECRET, LG_BUS_URL, LG_STORE_URL. */
+/* Applies the environment: LG_JWT_SECRET, LG_BUS_URL, LG_STORE_URL, LG_LOG_LEVEL. An
+ * invalid value is logged as an error and leaves its key unchanged; callers that must
+ * refuse to start on one use lg_config_env_apply. */
 void lg_config_load_env(lg_config *cfg);
+
+/* Like lg_config_load_env, but stops at the first invalid variable: LG_EINVAL and
+ * "invalid url 'x' in [bus] (environment LG_BUS_URL): ..." in err; cfg unchanged then. */
+int lg_config_env_apply(lg_config *cfg, char *err, size_t err_len);
+
+/* The usual sequence for a command: defaults, then the file (path may be NULL), then
+ * the environment. On failure *cfg is left with the defaults and err says why. */
+int lg_config_load(lg_config *cfg, const char *path, char *err, size_t err_len);
+
+/* The rule named name in cfg ("user", "ip", "user_ip"), or NULL. */
+lg_rule_conf *lg_config_rule(lg_config *cfg, const char *name);
 
 /* Sets one key by its "section.name" (rule sections as "rule.user.threshold"), the
  * path used by command-line overrides. */
 int lg_config_set(lg_config *cfg, const char *dotted_key, const char *value, char *err,
                   size_t err_len);
+
+/* lg_config_set for "KEY=VALUE" as given to a --set flag. */
+int lg_config_set_kv(lg_config *cfg, const char *key_eq_value, char *err, size_t err_len);
 
 /* Prints the effective configuration as an INI file (secrets redacted) with one comment
  * line per key giving its doc, default and range. */
