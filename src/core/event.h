@@ -22,6 +22,12 @@
 
 #include "core/limits.h"
 
+/* Largest accepted event time: 9999-12-31T23:59:59.999Z, so a ts always formats as a
+ * four-digit-year date and a typo of extra digits is caught. */
+#define LG_TS_MAX_MS 253402300799999LL
+/* Longest lg_block_key(): "<rule>:<user>|<ip>" (the rule prefix is not in LG_KEY_MAX). */
+#define LG_BLOCK_KEY_MAX (LG_RULE_NAME_MAX + 1 + LG_KEY_MAX)
+
 typedef enum {
     LG_OUTCOME_OK = 0,
     LG_OUTCOME_FAIL = 1,
