@@ -1,0 +1,61 @@
+/*
+ * blocktab.h - one rule's last block per key, kept for BLOCKED decisions and escalation.
+ *
+ * A record holds since, until (0 = permanent) and level. It lives until the engine clock
+ * reaches until + LG_ESCALATION_MS (a permanent one until it is forgotten); past that it
+ * is absent for every lookup (exact, whenever the sweep frees it) and lg_blocktab_sweep
+ * frees it a few slots per call. Blocks are rare next to attempts, so the table starts
+ * small and doubles up to keys_max records.
+ */
+#ifndef LG_BLOCKTAB_H
+#define LG_BLOCKTAB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/keyhash.h"
+#include "core/keytab.h"
+
+typedef struct lg_blocktab {
+    lg_keytab tab;
+    size_t cursor;
+} lg_blocktab;
+
+typedef struct lg_blocktab_rec {
+    int64_t since_ms;
+    int64_t until_ms; /* 0 = permanent */
+    uint32_t level;
+} lg_blocktab_rec;
+
+int lg_blocktab_init(lg_blocktab *bt, uint32_t keys_max);
+void lg_blocktab_destroy(lg_blocktab *bt);
+
+/* h's record at engine clock now_ms, if one is alive. */
+bool lg_blocktab_get(lg_blocktab *bt, lg_keyhash h, int64_t now_ms, lg_blocktab_rec *out);
+
+/* Does the block cover ts: since <= ts < until (until 0: no end)? */
+static inline bool lg_blocktab_covers(const lg_blocktab_rec *r, int64_t ts_ms)
+{
+    return ts_ms >= r->since_ms && (r->until_ms == 0 || ts_ms < r->until_ms);
+}
+
+/* block_for_ms * 2^(level - 1), capped at LG_BLOCK_CAP_MS; 0 (permanent) stays 0. */
+int64_t lg_blocktab_duration_ms(int64_t block_for_ms, uint32_t level);
+
+/* Decides a block of h starting at since_ms: level = previous level + 1 when h's
+ * previous block began less than LG_ESCALATION_MS before since_ms, else 1. Writes the
+ * block to *out and records it. Returns 0, or LG_EFULL / LG_ENOMEM when it could not be
+ * recorded (*out is written all the same: the block stands, it is just not remembered). */
+int lg_blocktab_decide(lg_blocktab *bt, lg_keyhash h, int64_t since_ms, int64_t block_for_ms,
+                       int64_t now_ms, lg_blocktab_rec *out);
+
+/* Records r for h, replacing any record (a block loaded from lg.blocks). */
+int lg_blocktab_put(lg_blocktab *bt, lg_keyhash h, const lg_blocktab_rec *r);
+
+/* Forgets h's record; false when there was none. */
+bool lg_blocktab_forget(lg_blocktab *bt, lg_keyhash h);
+
+/* Looks at up to `slots` slots from the cursor and frees expired records. */
+uint32_t lg_blocktab_sweep(lg_blocktab *bt, int64_t now_ms, uint32_t slots);
+
+#endif

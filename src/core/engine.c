@@ -1,0 +1,597 @@
+/*
+ * engine.c - the detection engine: rules over exact sliding windows (window.c), last
+ * blocks with escalation (blocktab.c), keys as keyed 128-bit fingerprints (keyhash.c).
+ *
+ * One attempt: advance the engine clock to max(clock, ts); if an alive block of any
+ * enabled rule applying to the attempt covers ts, the outcome is BLOCKED and nothing is
+ * counted; else a success clears each applying rule's window (reset_on_success) and a
+ * failure is counted by each, possibly completing a block. Then each table's sweeper
+ * looks at LG_ENGINE_SWEEP_SLOTS slots, so eviction costs O(1) per attempt.
+ *
+ * lg_engine_judge_batch gives the same outcomes as judging one at a time, but hashes
+ * LG_ENGINE_PIPE attempts ahead and prefetches their table slots, so that the cache
+ * misses of consecutive keys overlap instead of adding up.
+ */
+#include "core/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/blocktab.h"
+#include "core/err.h"
+#include "core/keyhash.h"
+#include "core/lgassert.h"
+#include "core/window.h"
+
+/* slots each table's sweeper looks at per attempt: a pass over a full default table
+ * (1.2 M slots) takes 600 k attempts, while inserts needing room sweep more themselves */
+#define LG_ENGINE_SWEEP_SLOTS 2
+/* batch look-ahead: attempts hashed and prefetched before they are judged */
+#define LG_ENGINE_PIPE 16
+
+enum { KT_USER = 1u << LG_RULE_KEY_USER, KT_IP = 1u << LG_RULE_KEY_IP,
+       KT_USER_IP = 1u << LG_RULE_KEY_USER_IP };
+#define KT_COUNT 3
+
+typedef struct lg_rule {
+    lg_rule_conf conf;
+    lg_window win;
+    lg_blocktab blocks;
+    char reason[LG_REASON_MAX + 1];
+} lg_rule;
+
+/* The fingerprints of one attempt's keys, one per key type that applies to it. */
+typedef struct lg_keys {
+    lg_keyhash h[KT_COUNT];
+    unsigned have; /* KT_* bits */
+} lg_keys;
+
+struct lg_engine {
+    lg_rule rules[LG_RULES_MAX]; /* enabled rules only, in configuration order */
+    size_t n_rules;
+    unsigned key_types; /* KT_* bits used by some enabled rule */
+    lg_keyhash_secret secret;
+    int64_t now_ms; /* largest ts judged: the event-time clock; INT64_MIN before any */
+    lg_engine_stats st;
+};
+
+/* --- configuration -------------------------------------------------------------- */
+
+static void rule_default(lg_rule_conf *r, const char *name, lg_rule_key key, bool enabled,
+                         uint32_t threshold, bool reset_on_success)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->key = key;
+    r->enabled = enabled;
+    r->threshold = threshold;
+    r->window_ms = 60000;
+    r->block_for_ms = 15 * 60 * 1000;
+    r->reset_on_success = reset_on_success;
+    r->keys_max = LG_KEYS_MAX_DEFAULT;
+}
+
+void lg_engine_conf_default(lg_engine_conf *conf)
+{
+    memset(conf, 0, sizeof *conf);
+    rule_default(&conf->rules[0], "user", LG_RULE_KEY_USER, true, 5, true);
+    /* an address's successes must not excuse its failures against other users */
+    rule_default(&conf->rules[1], "ip", LG_RULE_KEY_IP, false, 20, false);
+    rule_default(&conf->rules[2], "user_ip", LG_RULE_KEY_USER_IP, false, 5, true);
+    conf->n_rules = 3;
+}
+
+static bool name_valid(const char *name)
+{
+    size_t len = strnlen(name, LG_RULE_NAME_MAX + 1);
+
+    if (len == 0 || len > LG_RULE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static int conf_check(const lg_engine_conf *conf, char *err, size_t err_len)
+{
+    if (conf->n_rules > LG_RULES_MAX) {
+        snprintf(err, err_len, "too many rules: %zu (at most %d)", conf->n_rules,
+                 LG_RULES_MAX);
+        return LG_EINVAL;
+    }
+    for (size_t i = 0; i < conf->n_rules; i++) {
+        const lg_rule_conf *r = &conf->rules[i];
+
+        if (!name_valid(r->name)) {
+            snprintf(err, err_len, "rule %zu: name '%.*s' must be 1..%d characters of "
+                     "[A-Za-z0-9_-]", i + 1, LG_RULE_NAME_MAX, r->name, LG_RULE_NAME_MAX);
+            return LG_EINVAL;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(conf->rules[j].name, r->name) == 0) {
+                snprintf(err, err_len, "rule '%s': name used twice", r->name);
+                return LG_EINVAL;
+            }
+        }
+        if (r->key != LG_RULE_KEY_USER && r->key != LG_RULE_KEY_IP &&
+            r->key != LG_RULE_KEY_USER_IP) {
+            snprintf(err, err_len, "rule '%s': unknown key type %d", r->name, (int)r->key);
+            return LG_EINVAL;
+        }
+        if (r->threshold < 1 || r->threshold > LG_THRESHOLD_MAX) {
+            snprintf(err, err_len, "rule '%s': threshold %u out of range 1..%d", r->name,
+                     r->threshold, LG_THRESHOLD_MAX);
+            return LG_EINVAL;
+        }
+        if (r->window_ms < 1 || r->window_ms > LG_WINDOW_MS_MAX) {
+            snprintf(err, err_len, "rule '%s': window_ms %lld out of range 1..%lld",
+                     r->name, (long long)r->window_ms, (long long)LG_WINDOW_MS_MAX);
+            return LG_EINVAL;
+        }
+        if (r->block_for_ms < 0 || r->block_for_ms > LG_BLOCK_CAP_MS) {
+            snprintf(err, err_len, "rule '%s': block_for_ms %lld out of range 0..%lld",
+                     r->name, (long long)r->block_for_ms, (long long)LG_BLOCK_CAP_MS);
+            return LG_EINVAL;
+        }
+        if (r->keys_max < 1 || r->keys_max > LG_KEYS_MAX_CAP) {
+            snprintf(err, err_len, "rule '%s': keys_max %u out of range 1..%u", r->name,
+                     r->keys_max, (unsigned)LG_KEYS_MAX_CAP);
+            return LG_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* "5 failures in 60s", or in ms when the window is not whole seconds. */
+static void reason_format(const lg_rule_conf *r, char *buf, size_t len)
+{
+    if (r->window_ms % 1000 == 0)
+        snprintf(buf, len, "%u failures in %llds", r->threshold,
+                 (long long)(r->window_ms / 1000));
+    else
+        snprintf(buf, len, "%u failures in %lldms", r->threshold, (long long)r->window_ms);
+}
+
+int lg_engine_new(const lg_engine_conf *conf, lg_engine **out, char *err, size_t err_len)
+{
+    lg_engine *e;
+    int rc;
+
+    lg_assert(conf != NULL);
+    lg_assert(out != NULL);
+    rc = conf_check(conf, err, err_len);
+    if (rc != 0)
+        return rc;
+    e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        snprintf(err, err_len, "engine: out of memory");
+        return LG_ENOMEM;
+    }
+    e->now_ms = INT64_MIN;
+    rc = lg_keyhash_secret_random(&e->secret);
+    if (rc != 0) {
+        snprintf(err, err_len, "engine: libsodium failed to initialise");
+        goto fail_free;
+    }
+    for (size_t i = 0; i < conf->n_rules; i++) {
+        const lg_rule_conf *rc_conf = &conf->rules[i];
+        lg_rule *r = &e->rules[e->n_rules];
+
+        if (!rc_conf->enabled)
+            continue;
+        r->conf = *rc_conf;
+        reason_format(rc_conf, r->reason, sizeof r->reason);
+        rc = lg_window_init(&r->win, rc_conf->threshold, rc_conf->window_ms,
+                            rc_conf->keys_max);
+        if (rc != 0) {
+            snprintf(err, err_len, "rule '%s': cannot allocate %u keys: %s", rc_conf->name,
+                     rc_conf->keys_max, lg_strerror(rc));
+            goto fail_free;
+        }
+        rc = lg_blocktab_init(&r->blocks, rc_conf->keys_max);
+        if (rc != 0) {
+            lg_window_destroy(&r->win);
+            snprintf(err, err_len, "rule '%s': cannot allocate its block table: %s",
+                     rc_conf->name, lg_strerror(rc));
+            goto fail_free;
+        }
+        e->key_types |= 1u << rc_conf->key;
+        e->n_rules++;
+    }
+    *out = e;
+    return 0;
+
+fail_free:
+    lg_engine_free(e);
+    return rc;
+}
+
+void lg_engine_free(lg_engine *e)
+{
+    if (e == NULL)
+        return;
+    for (size_t i = 0; i < e->n_rules; i++) {
+        lg_window_destroy(&e->rules[i].win);
+        lg_blocktab_destroy(&e->rules[i].blocks);
+    }
+    free(e);
+}
+
+/* --- keys ------------------------------------------------------------------------- */
+
+static void keys_compute(const lg_engine *e, const lg_attempt *a, lg_keys *k)
+{
+    size_t ip_len = strnlen(a->ip, sizeof a->ip);
+
+    k->have = 0;
+    if (e->key_types & KT_USER) {
+        k->h[LG_RULE_KEY_USER] = lg_keyhash_of(&e->secret, a->user, a->user_len);
+        k->have |= KT_USER;
+    }
+    if (ip_len == 0)
+        return; /* rules keyed on the address do not apply */
+    if (e->key_types & KT_IP) {
+        k->h[LG_RULE_KEY_IP] = lg_keyhash_of(&e->secret, a->ip, ip_len);
+        k->have |= KT_IP;
+    }
+    if (e->key_types & KT_USER_IP) {
+        /* "user|ip": an address holds no '|', so the last one splits them unambiguously */
+        char buf[LG_KEY_MAX + 1];
+        size_t len = (size_t)a->user_len + 1 + ip_len;
+
+        lg_assert(a->user_len <= LG_USER_MAX);
+        memcpy(buf, a->user, a->user_len);
+        buf[a->user_len] = '|';
+        memcpy(buf + a->user_len + 1, a->ip, ip_len);
+        k->h[LG_RULE_KEY_USER_IP] = lg_keyhash_of(&e->secret, buf, len);
+        k->have |= KT_USER_IP;
+    }
+}
+
+static inline bool rule_applies(const lg_rule *r, const lg_keys *k)
+{
+    return (k->have & (1u << r->conf.key)) != 0;
+}
+
+/* Writes the block event of rule r from its record; user and ip as the rule keys them. */
+static void block_fill(const lg_rule *r, const char *user, size_t user_len, const char *ip,
+                       size_t ip_len, const lg_blocktab_rec *rec, lg_block *b)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->rule, sizeof b->rule, "%s", r->conf.name);
+    if (r->conf.key != LG_RULE_KEY_IP) {
+        lg_assert(user_len <= LG_USER_MAX);
+        memcpy(b->user, user, user_len);
+    }
+    if (r->conf.key != LG_RULE_KEY_USER) {
+        lg_assert(ip_len <= LG_IP_MAX);
+        memcpy(b->ip, ip, ip_len);
+    }
+    b->since_ms = rec->since_ms;
+    b->until_ms = rec->until_ms;
+    b->level = rec->level;
+    snprintf(b->reason, sizeof b->reason, "%s", r->reason);
+}
+
+/* --- judging ---------------------------------------------------------------------- */
+
+static void sweep(lg_engine *e)
+{
+    for (size_t i = 0; i < e->n_rules; i++) {
+        lg_window_sweep(&e->rules[i].win, e->now_ms, LG_ENGINE_SWEEP_SLOTS);
+        lg_blocktab_sweep(&e->rules[i].blocks, e->now_ms, LG_ENGINE_SWEEP_SLOTS);
+    }
+}
+
+static bool is_blocked(lg_engine *e, const lg_keys *k, int64_t ts_ms)
+{
+    for (size_t i = 0; i < e->n_rules; i++) {
+        lg_rule *r = &e->rules[i];
+        lg_blocktab_rec rec;
+
+        if (rule_applies(r, k) &&
+            lg_blocktab_get(&r->blocks, k->h[r->conf.key], e->now_ms, &rec) &&
+            lg_blocktab_covers(&rec, ts_ms))
+            return true;
+    }
+    return false;
+}
+
+static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_block *blocks)
+{
+    size_t n_blocks = 0;
+
+    if (a->ts_ms > e->now_ms)
+        e->now_ms = a->ts_ms;
+    e->st.attempts++;
+    if (is_blocked(e, k, a->ts_ms)) {
+        a->outcome = LG_OUTCOME_BLOCKED;
+        e->st.blocked++;
+    } else if (a->ok) {
+        a->outcome = LG_OUTCOME_OK;
+        e->st.ok++;
+        for (size_t i = 0; i < e->n_rules; i++) {
+            lg_rule *r = &e->rules[i];
+            if (rule_applies(r, k) && r->conf.reset_on_success &&
+                lg_window_clear(&r->win, k->h[r->conf.key], a->ts_ms, e->now_ms) != 0)
+                e->st.keys_full++; /* its floor could not be kept */
+        }
+    } else {
+        a->outcome = LG_OUTCOME_FAIL;
+        e->st.fail++;
+        for (size_t i = 0; i < e->n_rules; i++) {
+            lg_rule *r = &e->rules[i];
+            lg_keyhash h = k->h[r->conf.key];
+            lg_blocktab_rec rec;
+            int64_t since_ms = 0;
+
+            if (!rule_applies(r, k))
+                continue;
+            switch (lg_window_fail(&r->win, h, a->ts_ms, e->now_ms, &since_ms)) {
+            case LG_WINDOW_COUNTED:
+                break;
+            case LG_WINDOW_LATE:
+                e->st.late_dropped++;
+                break;
+            case LG_WINDOW_FULL:
+                e->st.keys_full++;
+                break;
+            case LG_WINDOW_BLOCK:
+                if (lg_blocktab_decide(&r->blocks, h, since_ms, r->conf.block_for_ms,
+                                       e->now_ms, &rec) != 0)
+                    e->st.keys_full++; /* decided and published, but not remembered */
+                block_fill(r, a->user, a->user_len, a->ip, strnlen(a->ip, sizeof a->ip),
+                           &rec, &blocks[n_blocks++]);
+                e->st.blocks++;
+                break;
+            }
+        }
+    }
+    sweep(e);
+    return n_blocks;
+}
+
+int lg_engine_judge(lg_engine *e, lg_attempt *a, lg_block *blocks, size_t blocks_cap,
+                    size_t *n_blocks)
+{
+    lg_keys k;
+
+    lg_assert(e != NULL && a != NULL);
+    if (blocks_cap < LG_RULES_MAX || blocks == NULL)
+        return LG_EINVAL;
+    keys_compute(e, a, &k);
+    *n_blocks = judge_keyed(e, a, &k, blocks);
+    return 0;
+}
+
+static void prefetch_meta(const lg_engine *e, const lg_keys *k)
+{
+    for (size_t i = 0; i < e->n_rules; i++) {
+        const lg_rule *r = &e->rules[i];
+        if (!rule_applies(r, k))
+            continue;
+        lg_keytab_prefetch_meta(&r->win.tab, k->h[r->conf.key]);
+        if (r->blocks.tab.count > 0)
+            lg_keytab_prefetch_meta(&r->blocks.tab, k->h[r->conf.key]);
+    }
+}
+
+static void prefetch_entry(const lg_engine *e, const lg_keys *k)
+{
+    for (size_t i = 0; i < e->n_rules; i++) {
+        const lg_rule *r = &e->rules[i];
+        if (rule_applies(r, k))
+            lg_keytab_prefetch_entry(&r->win.tab, k->h[r->conf.key]);
+    }
+}
+
+int lg_engine_judge_batch(lg_engine *e, lg_attempt *a, size_t n, lg_engine_block_cb cb,
+                          void *opaque)
+{
+    /* stage 1 (i + PIPE): hash, prefetch metadata; stage 2 (i + PIPE/2): read tags,
+     * prefetch the entry; stage 3 (i): judge. Keys are pure functions of the attempt,
+     * so reusing them is exact; prefetches are only hints. */
+    lg_keys ring[LG_ENGINE_PIPE];
+    lg_block blocks[LG_RULES_MAX];
+    size_t head = n < LG_ENGINE_PIPE ? n : LG_ENGINE_PIPE;
+
+    lg_assert(e != NULL);
+    lg_assert(a != NULL || n == 0);
+    for (size_t j = 0; j < head; j++) {
+        keys_compute(e, &a[j], &ring[j]);
+        prefetch_meta(e, &ring[j]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        lg_keys *k = &ring[i % LG_ENGINE_PIPE];
+
+        if (i + LG_ENGINE_PIPE / 2 < n)
+            prefetch_entry(e, &ring[(i + LG_ENGINE_PIPE / 2) % LG_ENGINE_PIPE]);
+        size_t nb = judge_keyed(e, &a[i], k, blocks);
+        for (size_t b = 0; b < nb && cb != NULL; b++)
+            cb(opaque, i, &blocks[b]);
+        if (i + LG_ENGINE_PIPE < n) {
+            keys_compute(e, &a[i + LG_ENGINE_PIPE], k);
+            prefetch_meta(e, k);
+        }
+    }
+    return 0;
+}
+
+/* --- blocks from outside ---------------------------------------------------------- */
+
+static lg_rule *rule_by_name(lg_engine *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_rules; i++) {
+        if (strncmp(e->rules[i].conf.name, name, sizeof e->rules[i].conf.name) == 0)
+            return &e->rules[i];
+    }
+    return NULL;
+}
+
+int lg_engine_load_block(lg_engine *e, const lg_block *b)
+{
+    lg_rule *r;
+    lg_attempt a;
+    lg_keys k;
+    lg_blocktab_rec rec;
+    size_t user_len, ip_len;
+    int rc;
+
+    lg_assert(e != NULL && b != NULL);
+    r = rule_by_name(e, b->rule);
+    if (r == NULL)
+        return LG_ENOTFOUND; /* unknown or disabled rule */
+    user_len = strnlen(b->user, sizeof b->user);
+    ip_len = strnlen(b->ip, sizeof b->ip);
+    if (user_len > LG_USER_MAX || ip_len > LG_IP_MAX || b->level < 1 ||
+        (r->conf.key != LG_RULE_KEY_IP && user_len == 0) ||
+        (r->conf.key != LG_RULE_KEY_USER && ip_len == 0))
+        return LG_EINVAL;
+    memset(&a, 0, sizeof a);
+    memcpy(a.user, b->user, user_len);
+    a.user_len = (uint32_t)user_len;
+    memcpy(a.ip, b->ip, ip_len);
+    keys_compute(e, &a, &k);
+    lg_assert(rule_applies(r, &k));
+    rec.since_ms = b->since_ms;
+    rec.until_ms = b->until_ms;
+    rec.level = b->level;
+    rc = lg_blocktab_put(&r->blocks, k.h[r->conf.key], &rec);
+    if (rc != 0) {
+        e->st.keys_full++;
+        return rc;
+    }
+    /* as if decided here: the window is cleared up to since */
+    if (lg_window_clear(&r->win, k.h[r->conf.key], b->since_ms, e->now_ms) != 0)
+        e->st.keys_full++;
+    return 0;
+}
+
+/* A key as lg_block_key() forms it, read as one rule key type. Prefixed forms
+ * ("ip:<ip>", "user_ip:<user>|<ip>") come first; a bare user is the fallback, since a
+ * user may be named like a prefixed key. */
+typedef struct key_view {
+    lg_rule_key type;
+    const char *user, *ip; /* borrowed from the key */
+    size_t user_len, ip_len;
+} key_view;
+
+static size_t key_views(const char *key, size_t len, key_view v[2])
+{
+    static const char ip_pfx[] = "ip:", uip_pfx[] = "user_ip:";
+    size_t n = 0;
+
+    if (len > sizeof ip_pfx - 1 && memcmp(key, ip_pfx, sizeof ip_pfx - 1) == 0 &&
+        len - (sizeof ip_pfx - 1) <= LG_IP_MAX) {
+        v[n] = (key_view){LG_RULE_KEY_IP, "", key + sizeof ip_pfx - 1, 0,
+                          len - (sizeof ip_pfx - 1)};
+        n++;
+    } else if (len > sizeof uip_pfx - 1 && memcmp(key, uip_pfx, sizeof uip_pfx - 1) == 0) {
+        const char *rest = key + sizeof uip_pfx - 1;
+        size_t rest_len = len - (sizeof uip_pfx - 1);
+        const char *bar = NULL;
+
+        for (size_t i = rest_len; i > 0 && bar == NULL; i--) {
+            if (rest[i - 1] == '|')
+                bar = rest + i - 1;
+        }
+        if (bar != NULL) {
+            size_t ul = (size_t)(bar - rest), il = rest_len - ul - 1;
+            if (ul >= 1 && ul <= LG_USER_MAX && il >= 1 && il <= LG_IP_MAX) {
+                v[n] = (key_view){LG_RULE_KEY_USER_IP, rest, bar + 1, ul, il};
+                n++;
+            }
+        }
+    }
+    if (len >= 1 && len <= LG_USER_MAX) {
+        v[n] = (key_view){LG_RULE_KEY_USER, key, "", len, 0};
+        n++;
+    }
+    return n;
+}
+
+static lg_keyhash key_view_hash(const lg_engine *e, const key_view *v)
+{
+    lg_attempt a;
+    lg_keys k;
+
+    memset(&a, 0, sizeof a);
+    memcpy(a.user, v->user, v->user_len);
+    a.user_len = (uint32_t)v->user_len;
+    memcpy(a.ip, v->ip, v->ip_len);
+    keys_compute(e, &a, &k);
+    return k.h[v->type];
+}
+
+int lg_engine_unblock(lg_engine *e, const char *key, size_t key_len)
+{
+    key_view v[2];
+    size_t n;
+
+    lg_assert(e != NULL && key != NULL);
+    n = key_views(key, key_len, v);
+    for (size_t j = 0; j < n; j++) {
+        bool forgot = false;
+
+        if ((e->key_types & (1u << v[j].type)) == 0)
+            continue;
+        lg_keyhash h = key_view_hash(e, &v[j]);
+        for (size_t i = 0; i < e->n_rules; i++) {
+            if (e->rules[i].conf.key == v[j].type &&
+                lg_blocktab_forget(&e->rules[i].blocks, h))
+                forgot = true;
+        }
+        if (forgot)
+            return 0;
+    }
+    return LG_ENOTFOUND;
+}
+
+bool lg_engine_blocked(lg_engine *e, const char *key, size_t key_len, int64_t now_ms,
+                       lg_block *out)
+{
+    key_view v[2];
+    size_t n;
+
+    lg_assert(e != NULL && key != NULL);
+    n = key_views(key, key_len, v);
+    for (size_t j = 0; j < n; j++) {
+        if ((e->key_types & (1u << v[j].type)) == 0)
+            continue;
+        lg_keyhash h = key_view_hash(e, &v[j]);
+        for (size_t i = 0; i < e->n_rules; i++) {
+            lg_rule *r = &e->rules[i];
+            lg_blocktab_rec rec;
+
+            if (r->conf.key != v[j].type ||
+                !lg_blocktab_get(&r->blocks, h, e->now_ms, &rec) ||
+                !lg_blocktab_covers(&rec, now_ms))
+                continue;
+            if (out != NULL)
+                block_fill(r, v[j].user, v[j].user_len, v[j].ip, v[j].ip_len, &rec, out);
+            return true;
+        }
+    }
+    return false;
+}
+
+void lg_engine_stats_get(const lg_engine *e, lg_engine_stats *out)
+{
+    lg_engine_stats s = e->st;
+
+    s.keys_tracked = s.keys_evicted = s.blocks_tracked = 0;
+    s.bytes = sizeof *e;
+    for (size_t i = 0; i < e->n_rules; i++) {
+        const lg_rule *r = &e->rules[i];
+        s.keys_tracked += r->win.tab.count;
+        s.keys_evicted += r->win.evicted;
+        s.blocks_tracked += r->blocks.tab.count;
+        s.bytes += lg_keytab_bytes(&r->win.tab) + lg_keytab_bytes(&r->blocks.tab);
+    }
+    *out = s;
+}

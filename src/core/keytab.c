@@ -1,0 +1,269 @@
+/*
+ * keytab.c - chunked open addressing with overflow counts (see keytab.h).
+ *
+ * Probe sequence: the home chunk (fingerprint bits 32..63 scaled onto n_chunks, so any
+ * chunk count works and a table can be sized exactly), then the following chunks in
+ * order, wrapping. Every chunk a key passes while being inserted gets its overflow count
+ * raised; removal lowers the counts on the same path, which it recomputes from the stored
+ * fingerprint. A lookup may stop at a chunk with a zero count: no key lives beyond it.
+ */
+#include "core/keytab.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/lgassert.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+_Static_assert(sizeof(lg_keytab_chunk) == 16, "chunk metadata is 16 bytes");
+_Static_assert(sizeof(lg_keyhash) == 16, "fingerprint leads every entry");
+
+#define CHUNK_MASK ((1u << LG_KEYTAB_CHUNK_SLOTS) - 1)
+#define OVERFLOW_SAT UINT16_MAX
+
+static inline uint32_t home_of(uint32_t n_chunks, lg_keyhash h)
+{
+    return (uint32_t)(((h.lo >> 32) * (uint64_t)n_chunks) >> 32);
+}
+
+static inline uint8_t tag_of(lg_keyhash h)
+{
+    return (uint8_t)((h.lo & 0x7f) | 0x80);
+}
+
+/* Bit i set when slot i's tag equals tag. */
+static inline uint32_t chunk_match(const lg_keytab_chunk *c, uint8_t tag)
+{
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)c);
+    __m128i m = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)tag));
+    return (uint32_t)_mm_movemask_epi8(m) & CHUNK_MASK;
+#else
+    uint32_t m = 0;
+    for (unsigned i = 0; i < LG_KEYTAB_CHUNK_SLOTS; i++)
+        m |= (uint32_t)(c->tags[i] == tag) << i;
+    return m;
+#endif
+}
+
+static inline unsigned char *entry_at(const lg_keytab *t, size_t slot)
+{
+    return t->entries + slot * t->stride;
+}
+
+static inline lg_keyhash entry_fp(const unsigned char *entry)
+{
+    lg_keyhash h;
+    memcpy(&h, entry, sizeof h);
+    return h;
+}
+
+static uint32_t chunks_for(uint32_t keys)
+{
+    uint64_t n = ((uint64_t)keys + LG_KEYTAB_CHUNK_FILL - 1) / LG_KEYTAB_CHUNK_FILL;
+    return n == 0 ? 1 : (uint32_t)n;
+}
+
+static int alloc_arrays(size_t stride, uint32_t n_chunks, lg_keytab_chunk **chunks,
+                        unsigned char **entries)
+{
+    /* calloc: large tables come zeroed from mmap, so untouched pages cost no memory */
+    lg_keytab_chunk *c = calloc(n_chunks, sizeof *c);
+    unsigned char *e = calloc((size_t)n_chunks * LG_KEYTAB_CHUNK_SLOTS, stride);
+
+    if (c == NULL || e == NULL) {
+        free(c);
+        free(e);
+        return LG_ENOMEM;
+    }
+    *chunks = c;
+    *entries = e;
+    return 0;
+}
+
+int lg_keytab_init(lg_keytab *t, size_t stride, uint32_t keys_max, bool grow,
+                   uint32_t keys_init)
+{
+    lg_keytab tmp = {0};
+    int rc;
+
+    if (stride < sizeof(lg_keyhash) || stride % 8 != 0 || keys_max == 0)
+        return LG_EINVAL;
+    tmp.stride = stride;
+    tmp.keys_max = keys_max;
+    tmp.n_chunks_max = chunks_for(keys_max);
+    tmp.n_chunks = grow ? chunks_for(keys_init < keys_max ? keys_init : keys_max)
+                        : tmp.n_chunks_max;
+    rc = alloc_arrays(stride, tmp.n_chunks, &tmp.chunks, &tmp.entries);
+    if (rc != 0)
+        return rc;
+    *t = tmp;
+    return 0;
+}
+
+void lg_keytab_destroy(lg_keytab *t)
+{
+    if (t == NULL)
+        return;
+    free(t->chunks);
+    free(t->entries);
+    memset(t, 0, sizeof *t);
+}
+
+void *lg_keytab_find(const lg_keytab *t, lg_keyhash h)
+{
+    uint32_t c = home_of(t->n_chunks, h);
+    uint8_t tag = tag_of(h);
+
+    for (uint32_t step = 0; step < t->n_chunks; step++) {
+        const lg_keytab_chunk *ch = &t->chunks[c];
+        uint32_t m = chunk_match(ch, tag);
+
+        while (m != 0) {
+            unsigned s = (unsigned)__builtin_ctz(m);
+            unsigned char *e = entry_at(t, (size_t)c * LG_KEYTAB_CHUNK_SLOTS + s);
+
+            if (lg_keyhash_eq(entry_fp(e), h))
+                return e;
+            m &= m - 1;
+        }
+        if (ch->overflow == 0)
+            return NULL;
+        c = c + 1 == t->n_chunks ? 0 : c + 1;
+    }
+    return NULL;
+}
+
+/* Places h in the first free slot of its probe sequence; the table must have room. */
+static unsigned char *place(lg_keytab *t, lg_keyhash h)
+{
+    uint32_t c = home_of(t->n_chunks, h);
+
+    for (uint32_t step = 0; step < t->n_chunks; step++) {
+        lg_keytab_chunk *ch = &t->chunks[c];
+        uint32_t empty = chunk_match(ch, 0);
+
+        if (empty != 0) {
+            unsigned s = (unsigned)__builtin_ctz(empty);
+            unsigned char *e = entry_at(t, (size_t)c * LG_KEYTAB_CHUNK_SLOTS + s);
+
+            ch->tags[s] = tag_of(h);
+            memset(e, 0, t->stride);
+            memcpy(e, &h, sizeof h);
+            t->count++;
+            return e;
+        }
+        if (ch->overflow != OVERFLOW_SAT)
+            ch->overflow++;
+        c = c + 1 == t->n_chunks ? 0 : c + 1;
+    }
+    lg_assert(!"keytab has no free slot below its load bound");
+    return NULL;
+}
+
+/* Doubles the chunk count (up to n_chunks_max) and re-places every entry. */
+static int grow(lg_keytab *t)
+{
+    uint64_t want = (uint64_t)t->n_chunks * 2;
+    lg_keytab bigger = *t;
+    int rc;
+
+    bigger.n_chunks = want > t->n_chunks_max ? t->n_chunks_max : (uint32_t)want;
+    bigger.count = 0;
+    rc = alloc_arrays(t->stride, bigger.n_chunks, &bigger.chunks, &bigger.entries);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < lg_keytab_slots(t); i++) {
+        const unsigned char *old = lg_keytab_slot(t, i);
+
+        if (old != NULL)
+            memcpy(place(&bigger, entry_fp(old)), old, t->stride);
+    }
+    lg_assert(bigger.count == t->count);
+    free(t->chunks);
+    free(t->entries);
+    *t = bigger;
+    return 0;
+}
+
+int lg_keytab_insert(lg_keytab *t, lg_keyhash h, void **out)
+{
+    lg_debug_assert(lg_keytab_find(t, h) == NULL);
+    if (t->count >= t->keys_max)
+        return LG_EFULL;
+    if (t->count >= (uint64_t)t->n_chunks * LG_KEYTAB_CHUNK_FILL) {
+        /* only a growable table can get here: a fixed one holds keys_max at its fill */
+        lg_assert(t->n_chunks < t->n_chunks_max);
+        int rc = grow(t);
+        if (rc != 0)
+            return rc;
+    }
+    *out = place(t, h);
+    return 0;
+}
+
+void lg_keytab_remove(lg_keytab *t, void *entry)
+{
+    size_t slot = (size_t)((unsigned char *)entry - t->entries) / t->stride;
+    uint32_t c_at = (uint32_t)(slot / LG_KEYTAB_CHUNK_SLOTS);
+    unsigned s = (unsigned)(slot % LG_KEYTAB_CHUNK_SLOTS);
+    uint32_t c = home_of(t->n_chunks, entry_fp(entry));
+
+    lg_assert(slot < lg_keytab_slots(t));
+    lg_assert(t->chunks[c_at].tags[s] != 0);
+    /* undo the overflow counts the insert raised on its way from home to here */
+    for (uint32_t step = 0; c != c_at; step++) {
+        lg_assert(step < t->n_chunks);
+        if (t->chunks[c].overflow != OVERFLOW_SAT) {
+            lg_assert(t->chunks[c].overflow > 0);
+            t->chunks[c].overflow--;
+        }
+        c = c + 1 == t->n_chunks ? 0 : c + 1;
+    }
+    t->chunks[c_at].tags[s] = 0;
+    t->count--;
+}
+
+size_t lg_keytab_slots(const lg_keytab *t)
+{
+    return (size_t)t->n_chunks * LG_KEYTAB_CHUNK_SLOTS;
+}
+
+void *lg_keytab_slot(const lg_keytab *t, size_t i)
+{
+    lg_assert(i < lg_keytab_slots(t));
+    if (t->chunks[i / LG_KEYTAB_CHUNK_SLOTS].tags[i % LG_KEYTAB_CHUNK_SLOTS] == 0)
+        return NULL;
+    return entry_at(t, i);
+}
+
+size_t lg_keytab_bytes(const lg_keytab *t)
+{
+    return (size_t)t->n_chunks * sizeof(lg_keytab_chunk) + lg_keytab_slots(t) * t->stride;
+}
+
+void lg_keytab_prefetch_meta(const lg_keytab *t, lg_keyhash h)
+{
+    __builtin_prefetch(&t->chunks[home_of(t->n_chunks, h)], 0, 3);
+}
+
+void lg_keytab_prefetch_entry(const lg_keytab *t, lg_keyhash h)
+{
+    uint32_t c = home_of(t->n_chunks, h);
+    const lg_keytab_chunk *ch = &t->chunks[c];
+    uint32_t m = chunk_match(ch, tag_of(h));
+
+    if (m == 0)
+        m = chunk_match(ch, 0); /* a new key: the slot an insert would take */
+    if (m == 0)
+        return;
+    const unsigned char *e = entry_at(t, (size_t)c * LG_KEYTAB_CHUNK_SLOTS +
+                                             (unsigned)__builtin_ctz(m));
+    __builtin_prefetch(e, 1, 3);
+    __builtin_prefetch(e + t->stride - 1, 1, 3);
+}

@@ -1,0 +1,74 @@
+/*
+ * keytab.h - a bounded open-addressing table of fixed-size entries keyed by a 128-bit
+ * fingerprint (lg_keyhash), with no allocation per key.
+ *
+ * Layout after F14 (folly): slots are grouped in chunks of 14; each chunk has 16 bytes
+ * of metadata, a 1-byte tag per slot (0 = empty, else 7 bits of the hash | 0x80) and an
+ * overflow count of keys that probed past it because it was full. A lookup compares the
+ * 14 tags at once (SSE2) and stops at the first chunk whose overflow count is zero, so
+ * removal needs no tombstones and never moves another entry: slots stay where they are,
+ * which lets callers sweep them with a cursor. Load is kept at or below 12/14.
+ *
+ * Entries are `stride` bytes; the first 16 are the fingerprint (lg_keyhash), the rest is
+ * the caller's. Capacity is fixed at init (keys_cap) unless grow_max says it may double
+ * up to it; keys_max bounds the live entries either way.
+ */
+#ifndef LG_KEYTAB_H
+#define LG_KEYTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/keyhash.h"
+
+#define LG_KEYTAB_CHUNK_SLOTS 14
+/* live entries per chunk on average at most: keeps probe chains short (F14 uses 12/14). */
+#define LG_KEYTAB_CHUNK_FILL 12
+
+typedef struct lg_keytab_chunk {
+    uint8_t tags[LG_KEYTAB_CHUNK_SLOTS];
+    uint16_t overflow; /* keys that probed past this chunk; saturates, then never drops */
+} lg_keytab_chunk;
+
+typedef struct lg_keytab {
+    lg_keytab_chunk *chunks;
+    unsigned char *entries; /* n_chunks * LG_KEYTAB_CHUNK_SLOTS * stride bytes */
+    size_t stride;
+    uint32_t n_chunks;
+    uint32_t n_chunks_max; /* growth stops here (== n_chunks for a fixed table) */
+    uint32_t count;        /* live entries */
+    uint32_t keys_max;     /* bound on count */
+} lg_keytab;
+
+/* Builds an empty table of stride-byte entries (stride a multiple of 8, >= 16) for
+ * keys_max keys. With grow true it starts at about keys_init keys and doubles on demand;
+ * otherwise it holds keys_max from the start. Returns 0, LG_EINVAL or LG_ENOMEM. */
+int lg_keytab_init(lg_keytab *t, size_t stride, uint32_t keys_max, bool grow,
+                   uint32_t keys_init);
+void lg_keytab_destroy(lg_keytab *t);
+
+/* The entry of h, or NULL. */
+void *lg_keytab_find(const lg_keytab *t, lg_keyhash h);
+
+/* Adds h, which must be absent, and writes its entry (fingerprint set, rest zeroed) to
+ * *out. Returns 0, LG_EFULL when keys_max entries are live, LG_ENOMEM when growing
+ * failed. Entry pointers are invalidated by a successful insert only when it grew. */
+int lg_keytab_insert(lg_keytab *t, lg_keyhash h, void **out);
+
+/* Removes the entry (a pointer returned by find, insert or slot). */
+void lg_keytab_remove(lg_keytab *t, void *entry);
+
+/* Number of slots, and the entry in slot i (NULL when empty): for sweeping cursors. */
+size_t lg_keytab_slots(const lg_keytab *t);
+void *lg_keytab_slot(const lg_keytab *t, size_t i);
+
+/* Bytes held by the table. */
+size_t lg_keytab_bytes(const lg_keytab *t);
+
+/* Latency hiding for batches: start loading h's metadata; later, read it and start
+ * loading the entry h would use. Hints only: they change no state. */
+void lg_keytab_prefetch_meta(const lg_keytab *t, lg_keyhash h);
+void lg_keytab_prefetch_entry(const lg_keytab *t, lg_keyhash h);
+
+#endif

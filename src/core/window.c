@@ -1,0 +1,205 @@
+/*
+ * window.c - exact per-key sliding windows in a fixed table (see window.h for the model).
+ *
+ * Entry: fingerprint, L, floor gap (B = L - window_ms + gap, 0 <= gap <= window_ms), |W|
+ * and threshold - 1 offsets L - t. Offsets and gap are below window_ms <= 24 h, so they
+ * fit uint32; when L moves forward by delta every offset grows by delta and the gap
+ * shrinks by it, members reaching B drop out. All differences of int64 timestamps are
+ * taken as uint64 once ordered, so no ts value can overflow them.
+ */
+#include "core/window.h"
+
+#include <string.h>
+
+#include "core/err.h"
+#include "core/lgassert.h"
+#include "core/limits.h"
+
+/* When a new key finds the table full, sweep this many more slots before giving up:
+ * bounded work that frees idle states the regular sweep has not reached yet. */
+#define LG_WINDOW_SWEEP_ON_FULL 64
+
+typedef struct wentry {
+    lg_keyhash fp;
+    int64_t last_ms;    /* L */
+    uint32_t floor_gap; /* B = L - window_ms + floor_gap */
+    uint8_t n;          /* |W| */
+    uint8_t pad[3];
+    uint32_t d[];       /* L - t of each member, n of them, < window_ms - floor_gap */
+} wentry;
+
+_Static_assert(sizeof(wentry) == 32, "window entry header is 32 bytes");
+_Static_assert(LG_THRESHOLD_MAX - 1 <= UINT8_MAX, "|W| fits the n byte");
+_Static_assert(LG_WINDOW_MS_MAX <= UINT32_MAX, "offsets fit uint32");
+
+size_t lg_window_stride(uint32_t threshold)
+{
+    size_t s = sizeof(wentry) + sizeof(uint32_t) * (threshold - 1);
+    return (s + 7) & ~(size_t)7;
+}
+
+int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t keys_max)
+{
+    if (threshold < 1 || threshold > LG_THRESHOLD_MAX || window_ms < 1 ||
+        window_ms > LG_WINDOW_MS_MAX || keys_max == 0)
+        return LG_EINVAL;
+    memset(w, 0, sizeof *w);
+    w->threshold = threshold;
+    w->window_ms = window_ms;
+    return lg_keytab_init(&w->tab, lg_window_stride(threshold), keys_max, false, keys_max);
+}
+
+void lg_window_destroy(lg_window *w)
+{
+    if (w != NULL)
+        lg_keytab_destroy(&w->tab);
+}
+
+/* Has a state whose L is last_ms no effect any more at engine clock now_ms? */
+static inline bool idle(const lg_window *w, int64_t last_ms, int64_t now_ms)
+{
+    return now_ms > last_ms && (uint64_t)now_ms - (uint64_t)last_ms >= (uint64_t)w->window_ms;
+}
+
+/* Finds h's live state; an idle one is reset in place to "no state" (n = 0 and L = ts,
+ * gap 0: nothing counted, B = ts - window_ms) and reported through *fresh. */
+static wentry *lookup(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms, bool *fresh)
+{
+    wentry *e = lg_keytab_find(&w->tab, h);
+
+    *fresh = e == NULL;
+    if (e != NULL && idle(w, e->last_ms, now_ms)) {
+        w->evicted++;
+        *fresh = true;
+    }
+    if (e != NULL && *fresh) {
+        e->last_ms = ts_ms;
+        e->floor_gap = 0;
+        e->n = 0;
+    }
+    return e;
+}
+
+/* Inserts h as a new key with no state (L = ts_ms). NULL when the table stays full. */
+static wentry *insert(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms)
+{
+    void *slot = NULL;
+    int rc = lg_keytab_insert(&w->tab, h, &slot);
+
+    if (rc == LG_EFULL && lg_window_sweep(w, now_ms, LG_WINDOW_SWEEP_ON_FULL) > 0)
+        rc = lg_keytab_insert(&w->tab, h, &slot);
+    if (rc != 0)
+        return NULL;
+    wentry *e = slot;
+    e->last_ms = ts_ms;
+    return e;
+}
+
+lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
+                                int64_t *since_ms)
+{
+    bool fresh;
+    wentry *e;
+
+    lg_assert(now_ms >= ts_ms);
+    e = lookup(w, h, ts_ms, now_ms, &fresh);
+    if (fresh && idle(w, ts_ms, now_ms)) {
+        /* state made by this failure would be idle at once: nothing to keep, but it
+         * counts, and alone it completes a threshold of 1 */
+        if (e != NULL)
+            lg_keytab_remove(&w->tab, e);
+        if (w->threshold > 1)
+            return LG_WINDOW_COUNTED;
+        *since_ms = ts_ms;
+        return LG_WINDOW_BLOCK;
+    }
+    if (e == NULL) {
+        e = insert(w, h, ts_ms, now_ms);
+        if (e == NULL)
+            return LG_WINDOW_FULL;
+    }
+
+    uint32_t off;
+    if (ts_ms > e->last_ms) {
+        uint64_t delta = (uint64_t)ts_ms - (uint64_t)e->last_ms;
+        uint32_t gap = e->floor_gap > delta ? e->floor_gap - (uint32_t)delta : 0;
+        uint64_t keep_below = (uint64_t)w->window_ms - gap;
+        unsigned k = 0;
+
+        for (unsigned i = 0; i < e->n; i++) {
+            uint64_t nd = e->d[i] + delta;
+            if (nd < keep_below)
+                e->d[k++] = (uint32_t)nd;
+        }
+        e->n = (uint8_t)k;
+        e->floor_gap = gap;
+        e->last_ms = ts_ms;
+        off = 0;
+    } else {
+        uint64_t back = (uint64_t)e->last_ms - (uint64_t)ts_ms;
+        if (back >= (uint64_t)w->window_ms - e->floor_gap)
+            return LG_WINDOW_LATE; /* ts <= B */
+        off = (uint32_t)back;
+    }
+    if ((uint32_t)e->n + 1 >= w->threshold) {
+        /* |W| reached threshold: block at L, and clear W as a success at L would */
+        *since_ms = e->last_ms;
+        e->n = 0;
+        e->floor_gap = (uint32_t)w->window_ms;
+        return LG_WINDOW_BLOCK;
+    }
+    e->d[e->n++] = off;
+    return LG_WINDOW_COUNTED;
+}
+
+int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms)
+{
+    bool fresh;
+    wentry *e = lookup(w, h, ts_ms, now_ms, &fresh);
+
+    if (fresh) {
+        if (idle(w, ts_ms, now_ms)) {
+            /* a floor this old can never matter: no state needed */
+            if (e != NULL)
+                lg_keytab_remove(&w->tab, e);
+            return 0;
+        }
+        if (e == NULL && (e = insert(w, h, ts_ms, now_ms)) == NULL)
+            return LG_EFULL;
+    }
+    if (ts_ms >= e->last_ms) {
+        e->last_ms = ts_ms;
+        e->n = 0;
+        e->floor_gap = (uint32_t)w->window_ms;
+        return 0;
+    }
+    uint64_t back = (uint64_t)e->last_ms - (uint64_t)ts_ms;
+    if (back >= (uint64_t)w->window_ms - e->floor_gap)
+        return 0; /* ts <= B already: nothing to drop */
+    unsigned k = 0;
+    for (unsigned i = 0; i < e->n; i++) {
+        if (e->d[i] < back) /* member ts > the new floor */
+            e->d[k++] = e->d[i];
+    }
+    e->n = (uint8_t)k;
+    e->floor_gap = (uint32_t)((uint64_t)w->window_ms - back);
+    return 0;
+}
+
+uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots)
+{
+    size_t n_slots = lg_keytab_slots(&w->tab);
+    uint32_t freed = 0;
+
+    for (uint32_t i = 0; i < slots; i++) {
+        wentry *e = lg_keytab_slot(&w->tab, w->cursor);
+
+        if (e != NULL && idle(w, e->last_ms, now_ms)) {
+            lg_keytab_remove(&w->tab, e);
+            freed++;
+        }
+        w->cursor = w->cursor + 1 == n_slots ? 0 : w->cursor + 1;
+    }
+    w->evicted += freed;
+    return freed;
+}

@@ -1,0 +1,61 @@
+/*
+ * window.h - one rule's exact sliding windows: per key, the counted failures of the last
+ * window_ms of event time, in a fixed table (lg_keytab) sized for keys_max keys.
+ *
+ * Per key the state is L (the largest ts counted, or of the last clear when later), a
+ * floor F (ts of the last success or block, failures at or before it never count) and
+ * the set W of counted failures with ts > B = max(F, L - window_ms). A failure at t
+ * counts iff t > B; it joins W, L becomes max(L, t), members at or below the new B leave.
+ * Every member then lies in (L - window_ms, L], so any `threshold` of them span strictly
+ * less than window_ms: the key blocks exactly when |W| reaches threshold, at since = L
+ * (the largest ts among the failures completing it), and W is cleared as by a success at
+ * since. Hence |W| <= threshold - 1 between calls: W is a ring of that many uint32
+ * offsets L - t (< window_ms <= 24 h), so threshold 5 costs 48 bytes per key.
+ *
+ * Eviction is part of the semantics, so that it is exact whenever it happens: a key whose
+ * L is window_ms or more behind the engine clock `now` (largest ts seen) has no state.
+ * Lookups treat such entries as absent; lg_window_sweep frees them a few slots per call.
+ */
+#ifndef LG_WINDOW_H
+#define LG_WINDOW_H
+
+#include <stdint.h>
+
+#include "core/keyhash.h"
+#include "core/keytab.h"
+
+typedef struct lg_window {
+    lg_keytab tab;
+    int64_t window_ms;
+    uint32_t threshold;
+    size_t cursor;    /* next slot lg_window_sweep looks at */
+    uint64_t evicted; /* idle states dropped (swept, reused or reset) */
+} lg_window;
+
+typedef enum {
+    LG_WINDOW_COUNTED = 0, /* joined the window, no block */
+    LG_WINDOW_LATE = 1,    /* ts <= B: recorded by the caller, not counted */
+    LG_WINDOW_FULL = 2,    /* a new key and keys_max keys are live: not counted */
+    LG_WINDOW_BLOCK = 3,   /* completed `threshold` failures: *since_ms set, W cleared */
+} lg_window_result;
+
+/* threshold 1..LG_THRESHOLD_MAX, window_ms 1..LG_WINDOW_MS_MAX, keys_max >= 1.
+ * Returns 0, LG_EINVAL or LG_ENOMEM. */
+int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t keys_max);
+void lg_window_destroy(lg_window *w);
+
+/* Counts a failure at ts_ms for key h; now_ms is the engine clock (>= ts_ms). */
+lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
+                                int64_t *since_ms);
+
+/* Clears h's window up to ts_ms: a success, or a block starting at ts_ms (decided here or
+ * loaded). Returns 0, or LG_EFULL when the key is new and the table is full. */
+int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms);
+
+/* Looks at up to `slots` slots from the cursor and frees idle states; returns how many. */
+uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots);
+
+/* Entry bytes for a threshold (exposed for the bench and tests). */
+size_t lg_window_stride(uint32_t threshold);
+
+#endif
