@@ -88,6 +88,16 @@ int lg_engine_judge(lg_engine *e, lg_attempt *a, lg_block *blocks, size_t blocks
                     size_t *n_blocks);
 
 /*
+ * Same outcomes and blocks as judging a[0..n) one by one with lg_engine_judge, but faster
+ * on large tables: keys are hashed and their table slots prefetched a few attempts ahead.
+ * cb (may be NULL) gets each block decided, with the index of the attempt that decided
+ * it, in decision order; the block is borrowed for the call. Returns 0.
+ */
+typedef void (*lg_engine_block_cb)(void *opaque, size_t index, const lg_block *b);
+int lg_engine_judge_batch(lg_engine *e, lg_attempt *a, size_t n, lg_engine_block_cb cb,
+                          void *opaque);
+
+/*
  * Loads a block decided elsewhere (read back from lg.blocks when a detector rebuilds its
  * partitions): the key is blocked from since to until, its level is remembered for
  * escalation, and its window is cleared up to since, exactly as if this engine had
