@@ -38,4 +38,11 @@ void lg_blocklist_each_active(lg_blocklist *bl, int64_t now_ms, lg_blocklist_cb 
 
 size_t lg_blocklist_count(lg_blocklist *bl);
 
+/* Drops blocks expired at now_ms, visiting about visits_max entries (whole stripes,
+ * resuming where the previous sweep stopped). Returns how many were dropped. */
+size_t lg_blocklist_expire(lg_blocklist *bl, int64_t now_ms, size_t visits_max);
+
+/* How many puts were refused with LG_EFULL since lg_blocklist_new (for metrics). */
+uint64_t lg_blocklist_refused(lg_blocklist *bl);
+
 #endif
