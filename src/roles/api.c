@@ -1,0 +1,638 @@
+/*
+ * api.c - the API role's life cycle, routing, blocklist feed and metrics, and the
+ * helpers its endpoints share (api_login.c, api_admin.c).
+ *
+ * Start order: metrics, blocklist, users, jwt, the lg.blocks reader, the worker pool,
+ * and the HTTP server last, so no request ever sees a half-built role. Stop order is the
+ * reverse: the HTTP server drains first (requests in flight still need the pool and the
+ * bus), then the pool runs what is queued, then the bus is flushed.
+ */
+#include "roles/api_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/lgassert.h"
+#include "core/log.h"
+#include "http/route.h"
+
+static const lg_http_route routes[] = {
+    {"POST", "/v1/login", API_ROUTE_LOGIN},
+    {"POST", "/v1/attempts", API_ROUTE_ATTEMPTS},
+    {"GET", "/v1/blocks", API_ROUTE_BLOCKS},
+    {"GET", "/v1/blocks/{}", API_ROUTE_BLOCK},
+    {"DELETE", "/v1/blocks/{}", API_ROUTE_UNBLOCK},
+    {"GET", "/v1/me", API_ROUTE_ME},
+    {"GET", "/healthz", API_ROUTE_HEALTHZ},
+    {"GET", "/metrics", API_ROUTE_METRICS},
+};
+
+static const char *const route_names[API_ROUTE_COUNT] = {
+    [API_ROUTE_LOGIN] = "login",     [API_ROUTE_ATTEMPTS] = "attempts",
+    [API_ROUTE_BLOCK] = "block",     [API_ROUTE_BLOCKS] = "blocks",
+    [API_ROUTE_UNBLOCK] = "unblock", [API_ROUTE_ME] = "me",
+    [API_ROUTE_HEALTHZ] = "healthz", [API_ROUTE_METRICS] = "metrics",
+    [API_ROUTE_OTHER] = "other",
+};
+
+static const unsigned statuses[API_STATUSES_N] = {200, 202, 400, 401, 403, 404, 405, 411,
+                                                  413, 414, 415, 423, 431, 500, 503};
+
+/* --- helpers for the endpoints ------------------------------------------------------ */
+
+static bool content_type_is_json(const char *ct)
+{
+    static const char json[] = "application/json";
+    size_t n = sizeof json - 1;
+
+    if (ct == NULL || strncasecmp(ct, json, n) != 0)
+        return false;
+    /* "application/json" or "application/json; charset=utf-8" */
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+json_t *lg_api__body_json(lg_http_req *r)
+{
+    const char *body;
+    size_t len;
+    json_error_t jerr;
+    json_t *root;
+    char detail[256];
+
+    if (!content_type_is_json(lg_http_req_header(r, "Content-Type"))) {
+        lg_http_req_respond_error(r, LG_HTTP_E_UNSUPPORTED_MEDIA, NULL);
+        return NULL;
+    }
+    body = lg_http_req_body(r, &len);
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        snprintf(detail, sizeof detail, "invalid JSON at line %d, column %d (byte %d): %s",
+                 jerr.line, jerr.column, jerr.position, jerr.text);
+        lg_http_req_respond_error(r, LG_HTTP_E_BAD_JSON, detail);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST, "the body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+int lg_api__field_string(lg_http_req *r, json_t *root, const char *name, bool required,
+                         const char **out, size_t *len)
+{
+    json_t *v = json_object_get(root, name);
+    char detail[128];
+
+    if (v == NULL && !required)
+        return LG_ENOTFOUND;
+    if (v == NULL || !json_is_string(v)) {
+        snprintf(detail, sizeof detail, "field '%s': %s", name,
+                 v == NULL ? "required" : "must be a string");
+        lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST, detail);
+        return LG_EINVAL;
+    }
+    *out = json_string_value(v);
+    *len = json_string_length(v);
+    return 0;
+}
+
+bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms,
+                     lg_block *out)
+{
+    const lg_engine_conf *ec = &a->cfg->engine;
+
+    for (size_t i = 0; i < ec->n_rules; i++) {
+        const lg_rule_conf *rule = &ec->rules[i];
+        lg_block probe;
+        char key[LG_BLOCK_KEY_MAX + 1];
+        bool by_user = rule->key == LG_RULE_KEY_USER || rule->key == LG_RULE_KEY_USER_IP;
+        bool by_ip = rule->key == LG_RULE_KEY_IP || rule->key == LG_RULE_KEY_USER_IP;
+        int n;
+
+        if (!rule->enabled || (by_ip && ip[0] == '\0'))
+            continue;
+        memset(&probe, 0, sizeof probe);
+        snprintf(probe.rule, sizeof probe.rule, "%s", rule->name);
+        if (by_user)
+            snprintf(probe.user, sizeof probe.user, "%s", user);
+        if (by_ip)
+            snprintf(probe.ip, sizeof probe.ip, "%s", ip);
+        n = lg_block_key(&probe, key, sizeof key);
+        if (n < 0)
+            continue;
+        if (lg_blocklist_has(a->blocklist, key, (size_t)n, now_ms, out))
+            return true;
+    }
+    return false;
+}
+
+void lg_api__respond_blocked(lg_http_req *r, const lg_block *b, int64_t now_ms)
+{
+    int64_t retry_s = LG_API_RETRY_PERMANENT_S;
+    char value[32], detail[128];
+
+    if (b->until_ms != 0) {
+        retry_s = (b->until_ms - now_ms + 999) / 1000;
+        if (retry_s < 1)
+            retry_s = 1;
+    }
+    snprintf(value, sizeof value, "%lld", (long long)retry_s);
+    if (b->until_ms == 0)
+        snprintf(detail, sizeof detail, "too many failed attempts; blocked until an "
+                 "operator unblocks");
+    else
+        snprintf(detail, sizeof detail, "too many failed attempts; retry in %lld s",
+                 (long long)retry_s);
+    lg_http_req_header_add(r, "Retry-After", value);
+    lg_http_req_respond_error(r, LG_HTTP_E_BLOCKED, detail);
+}
+
+void lg_api__attempt_fill(lg_api *a, lg_attempt *at, const char *user, size_t user_len,
+                          const char *ip, bool ok, lg_outcome outcome, int64_t ts_ms)
+{
+    uint64_t seq = atomic_fetch_add_explicit(&a->seq, 1, memory_order_relaxed);
+
+    lg_assert(user_len >= 1 && user_len <= LG_USER_MAX);
+    memset(at, 0, sizeof *at);
+    /* "<src>-<boot ms>-<counter>": unique across instances (src) and restarts (boot) */
+    snprintf(at->id, sizeof at->id, "%.*s-%lld-%llu", LG_ID_MAX - 36, a->src,
+             (long long)a->boot_ms, (unsigned long long)seq);
+    at->ts_ms = ts_ms;
+    memcpy(at->user, user, user_len);
+    at->user[user_len] = '\0';
+    at->user_len = (uint32_t)user_len;
+    snprintf(at->ip, sizeof at->ip, "%s", ip);
+    at->ok = ok;
+    at->outcome = outcome;
+    snprintf(at->src, sizeof at->src, "%s", a->src);
+}
+
+int lg_api__attempt_publish(lg_api *a, const lg_attempt *at, int timeout_ms,
+                            lg_bus_done_cb done, void *opaque)
+{
+    char buf[LG_EVENT_JSON_MAX];
+    lg_outcome outcome = at->outcome;
+    int n = lg_attempt_encode(at, buf, sizeof buf);
+    int rc;
+
+    lg_assert(n > 0); /* a validated attempt always fits LG_EVENT_JSON_MAX */
+    rc = lg_bus_publish(a->bus, LG_TOPIC_ATTEMPTS, at->user, at->user_len, buf, (size_t)n,
+                        timeout_ms, done, opaque);
+    /* at may be gone now (done ran and the request was answered): use the copies */
+    if (rc == 0)
+        lg_metrics_counter_add(a->attempts_total[outcome], 1);
+    else if (rc == LG_EFULL)
+        lg_metrics_counter_add(a->publish_full, 1);
+    return rc;
+}
+
+void lg_api__respond_overloaded(lg_http_req *r, const char *detail)
+{
+    lg_http_req_header_add(r, "Retry-After", "1");
+    lg_http_req_respond_error(r, LG_HTTP_E_OVERLOADED, detail);
+}
+
+bool lg_api__auth(lg_api *a, lg_http_req *r, lg_jwt_claims *claims)
+{
+    const char *h = lg_http_req_header(r, "Authorization");
+    size_t len;
+    int rc;
+
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+        lg_http_req_header_add(r, "WWW-Authenticate", "Bearer");
+        lg_http_req_respond_error(r, LG_HTTP_E_UNAUTHORIZED, NULL);
+        return false;
+    }
+    h += 7;
+    while (*h == ' ')
+        h++;
+    len = strlen(h);
+    rc = len > LG_JWT_MAX ? LG_EAUTH : lg_jwt_verify(a->jwt, h, len, lg_now_ms() / 1000, claims);
+    if (rc != 0) {
+        lg_http_req_header_add(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        lg_http_req_respond_error(r, LG_HTTP_E_UNAUTHORIZED,
+                                  rc == LG_EEXPIRED ? "the token has expired"
+                                                    : "the token is invalid");
+        return false;
+    }
+    return true;
+}
+
+/* --- HTTP entry points -------------------------------------------------------------- */
+
+static void on_request(void *opaque, lg_http_req *r)
+{
+    lg_api *a = opaque;
+    lg_http_match m;
+    lg_http_match_result res = lg_http_route_match(routes, sizeof routes / sizeof routes[0],
+                                                   lg_http_req_method(r), lg_http_req_path(r),
+                                                   &m);
+
+    if (res == LG_HTTP_MATCH_NOT_FOUND) {
+        lg_http_req_respond_error(r, LG_HTTP_E_NOT_FOUND, NULL);
+        return;
+    }
+    if (res == LG_HTTP_MATCH_METHOD) {
+        lg_http_req_header_add(r, "Allow", m.allow);
+        lg_http_req_respond_error(r, LG_HTTP_E_METHOD_NOT_ALLOWED, NULL);
+        return;
+    }
+    lg_http_req_route_set(r, m.id);
+    switch ((api_route)m.id) {
+    case API_ROUTE_LOGIN:
+        lg_api__login(a, r);
+        return;
+    case API_ROUTE_ATTEMPTS:
+        lg_api__attempts(a, r);
+        return;
+    case API_ROUTE_BLOCK:
+        lg_api__block_get(a, r, m.param, m.param_len);
+        return;
+    case API_ROUTE_BLOCKS:
+        lg_api__blocks_list(a, r);
+        return;
+    case API_ROUTE_UNBLOCK:
+        lg_api__unblock(a, r, m.param, m.param_len);
+        return;
+    case API_ROUTE_ME:
+        lg_api__me(a, r);
+        return;
+    case API_ROUTE_HEALTHZ:
+        lg_api__healthz(a, r);
+        return;
+    case API_ROUTE_METRICS:
+        lg_api__metrics(a, r);
+        return;
+    case API_ROUTE_OTHER:
+    case API_ROUTE_COUNT:
+        break;
+    }
+    lg_assert(!"route without a handler");
+}
+
+static void on_request_done(void *opaque, const lg_http_req *r, unsigned status,
+                            int64_t duration_ns)
+{
+    lg_api *a = opaque;
+    int route = lg_http_req_route(r);
+    size_t si = API_STATUSES_N; /* "other" */
+
+    if (status == 0) /* nothing was answered: the client went away */
+        return;
+    if (route < 0 || route >= API_ROUTE_COUNT)
+        route = API_ROUTE_OTHER;
+    for (size_t i = 0; i < API_STATUSES_N; i++) {
+        if (statuses[i] == status) {
+            si = i;
+            break;
+        }
+    }
+    lg_metrics_counter_add(a->requests[route][si], 1);
+    lg_metrics_histogram_observe_ns(a->duration, duration_ns);
+}
+
+/* --- lg.blocks feed ----------------------------------------------------------------- */
+
+static void feed_one(lg_api *a, const lg_bus_msg *msg)
+{
+    char key[LG_BLOCK_KEY_MAX + 1];
+    char err[160];
+    lg_block b;
+    int rc;
+
+    if (msg->key_len == 0 || msg->key_len > LG_BLOCK_KEY_MAX) {
+        lg_log(LG_WARN, "api", "lg.blocks partition=%d offset=%lld: key of %zu bytes skipped",
+               (int)msg->partition, (long long)msg->offset, msg->key_len);
+        return;
+    }
+    memcpy(key, msg->key, msg->key_len);
+    key[msg->key_len] = '\0';
+    if (msg->value == NULL) {
+        lg_blocklist_del(a->blocklist, key, msg->key_len);
+        lg_log(LG_DEBUG, "api", "unblocked key=%.64s offset=%lld", key, (long long)msg->offset);
+        return;
+    }
+    rc = lg_block_decode(msg->value, msg->value_len, &b, err, sizeof err);
+    if (rc != 0) {
+        lg_log(LG_WARN, "api", "lg.blocks partition=%d offset=%lld: bad block skipped: %s",
+               (int)msg->partition, (long long)msg->offset, err);
+        return;
+    }
+    lg_metrics_counter_add(a->blocks_total, 1);
+    rc = lg_blocklist_put(a->blocklist, &b);
+    if (rc != 0)
+        lg_log(LG_WARN, "api", "blocklist: cannot cache block key=%.64s: %s", key,
+               lg_strerror(rc));
+}
+
+/* Reads lg.blocks until lg_api_free; bounded by feeder_stop (checked every poll). */
+static void *feeder_main(void *arg)
+{
+    lg_api *a = arg;
+    lg_bus_msg msgs[LG_API_FEED_BATCH];
+    int64_t last_error_ns = 0;
+
+    while (!atomic_load(&a->feeder_stop)) {
+        size_t n = 0;
+        int rc = lg_bus_poll(a->blocks_consumer, msgs, LG_API_FEED_BATCH, &n,
+                             LG_API_FEED_POLL_MS);
+        if (rc != 0 && rc != LG_ETIMEDOUT) {
+            int64_t now = lg_mono_ns();
+            if (now - last_error_ns > 5000000000LL) { /* once per 5 s */
+                lg_log(LG_ERROR, "api", "lg.blocks poll: %s", lg_strerror(rc));
+                last_error_ns = now;
+            }
+            nanosleep(&(struct timespec){0, LG_API_FEED_POLL_MS * 1000000L}, NULL);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            feed_one(a, &msgs[i]);
+        if (!atomic_load(&a->ready) && lg_bus_caught_up(a->blocks_consumer)) {
+            atomic_store(&a->ready, true);
+            lg_log(LG_INFO, "api", "blocklist caught up with lg.blocks: entries=%zu ready",
+                   lg_blocklist_count(a->blocklist));
+        }
+        lg_blocklist_expire(a->blocklist, lg_now_ms(), LG_API_EXPIRE_VISITS);
+    }
+    return NULL;
+}
+
+/* --- metrics ------------------------------------------------------------------------ */
+
+static double gauge_workers(void *opaque)
+{
+    lg_api *a = opaque;
+    return a->pool != NULL ? (double)lg_pool_depth(a->pool) : 0;
+}
+
+static double gauge_bus(void *opaque)
+{
+    lg_api *a = opaque;
+    lg_bus_stats st;
+    lg_bus_stats_get(a->bus, &st);
+    return (double)st.queued;
+}
+
+static double gauge_blocklist(void *opaque)
+{
+    lg_api *a = opaque;
+    return (double)lg_blocklist_count(a->blocklist);
+}
+
+static double gauge_connections(void *opaque)
+{
+    lg_api *a = opaque;
+    lg_http_stats st = {0};
+    if (a->http != NULL)
+        lg_http_server_stats_get(a->http, &st);
+    return (double)st.connections;
+}
+
+static double counter_timeouts(void *opaque)
+{
+    lg_api *a = opaque;
+    lg_http_stats st = {0};
+    if (a->http != NULL)
+        lg_http_server_stats_get(a->http, &st);
+    return (double)st.timeouts;
+}
+
+static int metrics_setup(lg_api *a)
+{
+    static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                     0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+    static const char *const outcome_labels[3] = {"outcome=\"ok\"", "outcome=\"fail\"",
+                                                  "outcome=\"blocked\""};
+    char labels[LG_METRICS_LABELS_MAX];
+    int rc = lg_metrics_new(&a->metrics);
+
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < 3; i++) {
+        a->attempts_total[i] = lg_metrics_counter_new(
+            a->metrics, "lg_attempts_total", "attempts published by this instance, by outcome",
+            outcome_labels[i], LG_METRICS_SHOW_ZERO);
+        if (a->attempts_total[i] == NULL)
+            return LG_ENOMEM;
+    }
+    a->blocks_total = lg_metrics_counter_new(a->metrics, "lg_blocks_total",
+                                             "blocks received on lg.blocks", NULL,
+                                             LG_METRICS_SHOW_ZERO);
+    a->publish_full = lg_metrics_counter_new(a->metrics, "lg_bus_publish_full_total",
+                                             "publishes refused because the bus was full",
+                                             NULL, LG_METRICS_SHOW_ZERO);
+    if (a->blocks_total == NULL || a->publish_full == NULL)
+        return LG_ENOMEM;
+    for (int r = 0; r < API_ROUTE_COUNT; r++) {
+        for (int s = 0; s <= API_STATUSES_N; s++) {
+            if (s < API_STATUSES_N)
+                snprintf(labels, sizeof labels, "route=\"%s\",status=\"%u\"", route_names[r],
+                         statuses[s]);
+            else
+                snprintf(labels, sizeof labels, "route=\"%s\",status=\"other\"", route_names[r]);
+            a->requests[r][s] = lg_metrics_counter_new(
+                a->metrics, "lg_http_requests_total", "HTTP requests answered, by route and status",
+                labels, LG_METRICS_HIDE_ZERO);
+            if (a->requests[r][s] == NULL)
+                return LG_ENOMEM;
+        }
+    }
+    a->duration = lg_metrics_histogram_new(
+        a->metrics, "lg_http_request_duration_seconds",
+        "time from a request's headers to its answer being sent", NULL, buckets,
+        sizeof buckets / sizeof buckets[0]);
+    if (a->duration == NULL)
+        return LG_ENOMEM;
+    if (lg_metrics_gauge_new(a->metrics, "lg_queue_depth", "items waiting, by queue",
+                             "queue=\"workers\"", gauge_workers, a) != 0 ||
+        lg_metrics_gauge_new(a->metrics, "lg_queue_depth", "items waiting, by queue",
+                             "queue=\"bus\"", gauge_bus, a) != 0 ||
+        lg_metrics_gauge_new(a->metrics, "lg_blocklist_entries", "blocks in the local cache",
+                             NULL, gauge_blocklist, a) != 0 ||
+        lg_metrics_gauge_new(a->metrics, "lg_http_connections", "HTTP connections open",
+                             NULL, gauge_connections, a) != 0 ||
+        lg_metrics_counter_fn_new(a->metrics, "lg_http_timeouts_total",
+                                  "connections cut for taking longer than http.timeout_s",
+                                  NULL, counter_timeouts, a) != 0)
+        return LG_ENOMEM;
+    return 0;
+}
+
+/* --- life cycle --------------------------------------------------------------------- */
+
+static int worker_init(void *opaque, void **thread_state)
+{
+    lg_api *a = opaque;
+    lg_store *store;
+    char err[256];
+    int rc = lg_store_open(a->cfg->store_url, &store, err, sizeof err);
+
+    if (rc != 0) {
+        lg_log(LG_ERROR, "api", "worker: %s", err);
+        return rc;
+    }
+    *thread_state = store;
+    return 0;
+}
+
+static void worker_fini(void *opaque, void *thread_state)
+{
+    (void)opaque;
+    lg_store_close(thread_state);
+}
+
+static uint32_t cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (uint32_t)n : 1;
+}
+
+void lg_api_jwt_secret_ensure(lg_config *cfg)
+{
+    if (cfg->jwt_secret[0] != '\0')
+        return;
+    lg_jwt_random_secret(cfg->jwt_secret, sizeof cfg->jwt_secret);
+    lg_log(LG_WARN, "api", "no auth.jwt_secret nor LG_JWT_SECRET: using a random secret; "
+           "tokens will not survive a restart nor verify on other instances");
+}
+
+int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out, char *err,
+               size_t err_len)
+{
+    lg_pwhash_conf pw = {.opslimit = cfg->argon2_opslimit,
+                         .memlimit_kib = cfg->argon2_memlimit_kib};
+    lg_bus_sub sub = {.topic = LG_TOPIC_BLOCKS, .group = NULL, .start = LG_BUS_FROM_BEGINNING};
+    lg_pool_conf pc = {.threads = cfg->workers ? cfg->workers : cores(),
+                       .queue_max = cfg->worker_queue_max,
+                       .thread_init = worker_init,
+                       .thread_fini = worker_fini};
+    lg_http_conf hc = {.listen = cfg->http_listen,
+                       .port = (uint16_t)cfg->http_port,
+                       .threads = cfg->http_threads,
+                       .connections_max = cfg->http_connections_max,
+                       .timeout_s = cfg->http_timeout_s};
+    lg_api *a;
+    int rc;
+
+    lg_assert(cfg != NULL && bus != NULL);
+    lg_assert(out != NULL);
+    a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return LG_ENOMEM;
+    a->cfg = cfg;
+    a->bus = bus;
+    a->boot_ms = lg_now_ms();
+    snprintf(a->src, sizeof a->src, "%s", name != NULL && name[0] != '\0' ? name : "api");
+    pc.opaque = a;
+
+    rc = metrics_setup(a);
+    if (rc != 0) {
+        snprintf(err, err_len, "api: cannot set up metrics: %s", lg_strerror(rc));
+        goto fail;
+    }
+    rc = lg_blocklist_new(LG_API_BLOCKLIST_MAX, &a->blocklist);
+    if (rc != 0) {
+        snprintf(err, err_len, "api: cannot create the blocklist: %s", lg_strerror(rc));
+        goto fail;
+    }
+    rc = lg_users_new(&pw, &a->users);
+    if (rc != 0) {
+        snprintf(err, err_len, "api: invalid argon2id parameters t=%u m=%u KiB: %s",
+                 pw.opslimit, pw.memlimit_kib, lg_strerror(rc));
+        goto fail;
+    }
+    rc = lg_jwt_new(cfg->jwt_secret, strlen(cfg->jwt_secret), cfg->jwt_ttl_s, &a->jwt);
+    if (rc != 0) {
+        snprintf(err, err_len, "api: auth.jwt_secret must be at least %d bytes: %s",
+                 LG_JWT_SECRET_MIN, lg_strerror(rc));
+        goto fail;
+    }
+    rc = lg_bus_consumer_new(bus, &sub, &a->blocks_consumer, err, err_len);
+    if (rc != 0)
+        goto fail;
+    if (pthread_create(&a->feeder, NULL, feeder_main, a) != 0) {
+        snprintf(err, err_len, "api: cannot start the lg.blocks reader thread");
+        rc = LG_ENOMEM;
+        goto fail;
+    }
+    a->feeder_started = true;
+    rc = lg_pool_new(&pc, &a->pool);
+    if (rc != 0) {
+        snprintf(err, err_len, "api: cannot start %u password workers on store '%s': %s",
+                 pc.threads, cfg->store_url, lg_strerror(rc));
+        goto fail;
+    }
+    rc = lg_http_server_new(&hc, on_request, on_request_done, a, &a->http, err, err_len);
+    if (rc != 0)
+        goto fail;
+    lg_log(LG_INFO, "api", "listening on http://%s%s%s:%u name=%s workers=%u",
+           strchr(cfg->http_listen, ':') ? "[" : "", cfg->http_listen,
+           strchr(cfg->http_listen, ':') ? "]" : "", (unsigned)lg_http_server_port(a->http),
+           a->src, pc.threads);
+    *out = a;
+    return 0;
+
+fail:
+    a->stopped = true; /* nothing was served: free only */
+    lg_api_free(a);
+    return rc;
+}
+
+uint16_t lg_api_port(const lg_api *a)
+{
+    return lg_http_server_port(a->http);
+}
+
+bool lg_api_ready(lg_api *a)
+{
+    return atomic_load(&a->ready);
+}
+
+void lg_api_stop(lg_api *a)
+{
+    size_t left;
+
+    if (a == NULL || a->stopped)
+        return;
+    a->stopped = true;
+    left = lg_http_server_drain(a->http, LG_API_DRAIN_MS);
+    /* runs what is still queued: each job answers its request */
+    lg_pool_free(a->pool);
+    a->pool = NULL;
+    lg_bus_flush(a->bus, LG_BUS_CLOSE_FLUSH_MS);
+    if (left > 0)
+        left = lg_http_server_drain(a->http, 1000);
+    if (left > 0)
+        lg_log(LG_ERROR, "api", "stop: %zu requests still in flight after the drain", left);
+    lg_http_server_free(a->http);
+    a->http = NULL;
+    lg_log(LG_INFO, "api", "stopped: http drained, workers and bus flushed");
+}
+
+void lg_api_free(lg_api *a)
+{
+    if (a == NULL)
+        return;
+    lg_api_stop(a);
+    /* on a failed start, http and pool may exist without having served */
+    lg_http_server_free(a->http);
+    lg_pool_free(a->pool);
+    if (a->feeder_started) {
+        atomic_store(&a->feeder_stop, true);
+        pthread_join(a->feeder, NULL);
+    }
+    lg_bus_consumer_free(a->blocks_consumer);
+    lg_jwt_free(a->jwt);
+    lg_users_free(a->users);
+    lg_blocklist_free(a->blocklist);
+    lg_metrics_free(a->metrics);
+    free(a);
+}

@@ -1,0 +1,135 @@
+/*
+ * api_int.h - private to the API role (api.c: lifecycle, blocklist feed, metrics;
+ * api_login.c: the attempt endpoints; api_admin.c: blocks, sessions, health, metrics).
+ */
+#ifndef LG_ROLES_API_INT_H
+#define LG_ROLES_API_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "auth/jwt.h"
+#include "auth/users.h"
+#include "bus/bus.h"
+#include "core/blocklist.h"
+#include "core/config.h"
+#include "core/event.h"
+#include "core/pool.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "roles/api.h"
+
+/* The routes, also the values of the "route" label of lg_http_requests_total. */
+typedef enum {
+    API_ROUTE_LOGIN = 0,
+    API_ROUTE_ATTEMPTS,
+    API_ROUTE_BLOCK,    /* GET /v1/blocks/{user} */
+    API_ROUTE_BLOCKS,   /* GET /v1/blocks */
+    API_ROUTE_UNBLOCK,  /* DELETE /v1/blocks/{user} */
+    API_ROUTE_ME,
+    API_ROUTE_HEALTHZ,
+    API_ROUTE_METRICS,
+    API_ROUTE_OTHER,    /* 404, 405 and requests refused before routing */
+    API_ROUTE_COUNT
+} api_route;
+
+/* Statuses with their own series; anything else is counted as "other". */
+#define API_STATUSES_N 15
+
+/* Retry-After of a permanent block: a day, the longest an escalated block lasts. */
+#define LG_API_RETRY_PERMANENT_S 86400
+/* blocklist cache entries: active blocks are far fewer than tracked keys. */
+#define LG_API_BLOCKLIST_MAX (1u << 20)
+/* blocks listed by GET /v1/blocks (the answer says when it was cut). */
+#define LG_API_BLOCKS_LIST_MAX 10000
+/* /metrics text; the registry is bounded (LG_METRICS_SERIES_MAX), so is this. */
+#define LG_API_METRICS_MAX (256 * 1024)
+/* lg.blocks messages per poll, and the poll wait (also the stop latency of the feed). */
+#define LG_API_FEED_BATCH 256
+#define LG_API_FEED_POLL_MS 100
+/* entries the feed thread visits per round to drop expired blocks. */
+#define LG_API_EXPIRE_VISITS 1024
+/* graceful stop: queued password checks (worker_queue_max x ~11 ms / workers) and the
+ * bus flush must fit in this. */
+#define LG_API_DRAIN_MS 15000
+/* how long a worker may wait for room on a full bus before answering 503. */
+#define LG_API_PUBLISH_WAIT_MS 50
+
+struct lg_api {
+    const lg_config *cfg;
+    lg_bus *bus;
+    char src[LG_SRC_MAX + 1];
+    int64_t boot_ms;
+    _Atomic uint64_t seq;
+
+    lg_users *users;
+    lg_jwt *jwt;
+    lg_blocklist *blocklist;
+    lg_pool *pool;
+    lg_http_server *http;
+
+    lg_metrics *metrics;
+    lg_metrics_counter *attempts_total[3]; /* by lg_outcome */
+    lg_metrics_counter *blocks_total;
+    lg_metrics_counter *publish_full;
+    lg_metrics_counter *requests[API_ROUTE_COUNT][API_STATUSES_N + 1];
+    lg_metrics_histogram *duration;
+
+    lg_bus_consumer *blocks_consumer;
+    pthread_t feeder;
+    bool feeder_started;
+    _Atomic bool feeder_stop;
+    _Atomic bool ready;
+    bool stopped;
+};
+
+/* api_login.c */
+void lg_api__login(lg_api *a, lg_http_req *r);
+void lg_api__attempts(lg_api *a, lg_http_req *r);
+
+/* api_admin.c */
+void lg_api__block_get(lg_api *a, lg_http_req *r, const char *user, size_t user_len);
+void lg_api__blocks_list(lg_api *a, lg_http_req *r);
+void lg_api__unblock(lg_api *a, lg_http_req *r, const char *user, size_t user_len);
+void lg_api__me(lg_api *a, lg_http_req *r);
+void lg_api__healthz(lg_api *a, lg_http_req *r);
+void lg_api__metrics(lg_api *a, lg_http_req *r);
+
+/* api.c: helpers shared by the endpoints */
+
+/* Parses the request body as one JSON object (strict: duplicates, NUL, bad UTF-8 are
+ * errors). Checks Content-Type first. On failure answers 415/400 itself and returns
+ * NULL; else the caller owns the result (json_decref). */
+json_t *lg_api__body_json(lg_http_req *r);
+
+/* A string field: 0 and *out, *len (borrowed from root), LG_ENOTFOUND when absent and
+ * not required, else answers 400 itself and returns LG_EINVAL. */
+int lg_api__field_string(lg_http_req *r, json_t *root, const char *name, bool required,
+                         const char **out, size_t *len);
+
+/* Is (user, ip) blocked by any enabled rule at now_ms? ip may be "". */
+bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms,
+                     lg_block *out);
+
+/* Answers 423 with Retry-After for block b. */
+void lg_api__respond_blocked(lg_http_req *r, const lg_block *b, int64_t now_ms);
+
+/* Fills an attempt with a fresh id, src and the given fields. */
+void lg_api__attempt_fill(lg_api *a, lg_attempt *at, const char *user, size_t user_len,
+                          const char *ip, bool ok, lg_outcome outcome, int64_t ts_ms);
+
+/* Encodes and publishes at on lg.attempts (key = user); counts it. Returns
+ * lg_bus_publish's status; done is called only when that status is 0. */
+int lg_api__attempt_publish(lg_api *a, const lg_attempt *at, int timeout_ms,
+                            lg_bus_done_cb done, void *opaque);
+
+/* Answers 503 + Retry-After: 1 with detail. */
+void lg_api__respond_overloaded(lg_http_req *r, const char *detail);
+
+/* Verifies "Authorization: Bearer <jwt>". Answers 401 itself and returns false when
+ * the token is missing, forged or expired. */
+bool lg_api__auth(lg_api *a, lg_http_req *r, lg_jwt_claims *claims);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * api_login.c - the two endpoints that produce attempts: POST /v1/login (password checked
+ * here, argon2id on the worker pool) and POST /v1/attempts (judged elsewhere, reported).
+ *
+ * Both refuse a blocked user from the local cache before any password work (423, the
+ * attempt still published as "blocked"), and answer only once the bus has accepted the
+ * attempt, so every answer but 503 means the attempt is on lg.attempts. State that
+ * outlives the I/O thread's handler lives in the request's arena; after the answer the
+ * request may be freed at once, so nothing touches it after lg_http_req_respond.
+ *
+ *   login:  handler --(blocked)--> 423
+ *           handler --defer, pool--> worker: verify --publish--> done(0) --> 200 | 401
+ *                                                           \--> full/failed --> 503
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/lgassert.h"
+#include "core/log.h"
+#include "roles/api_int.h"
+
+typedef struct login_job {
+    lg_api *api;
+    lg_http_req *req;
+    lg_attempt at; /* user and ip set by the handler; ok, outcome, ts by the worker */
+    char password[LG_PASSWORD_MAX + 1];
+    size_t password_len;
+    lg_role role;
+} login_job;
+
+typedef struct report_job {
+    lg_http_req *req;
+    char id[LG_ID_MAX + 1];
+} report_job;
+
+_Static_assert(sizeof(login_job) <= LG_HTTP_ARENA, "a login job fits a request's arena");
+_Static_assert(sizeof(report_job) <= LG_HTTP_ARENA, "a report job fits a request's arena");
+
+/* Validates the "user" field; answers 400 and returns false when it is not valid. */
+static bool user_field(lg_http_req *r, json_t *root, const char **user, size_t *len)
+{
+    char why[96], detail[160];
+
+    if (lg_api__field_string(r, root, "user", true, user, len) != 0)
+        return false;
+    if (!lg_user_valid(*user, *len, why, sizeof why)) {
+        snprintf(detail, sizeof detail, "field 'user': %s", why);
+        lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST, detail);
+        return false;
+    }
+    return true;
+}
+
+/* Publishes an attempt refused because of block b, then answers 423 (or 503 when the
+ * bus is full: every 423 must be in the audit log). */
+static void refuse_blocked(lg_api *a, lg_http_req *r, const char *user, size_t user_len,
+                           const char *ip, bool ok, int64_t ts_ms, const lg_block *b,
+                           int64_t now_ms)
+{
+    lg_attempt at;
+
+    lg_api__attempt_fill(a, &at, user, user_len, ip, ok, LG_OUTCOME_BLOCKED, ts_ms);
+    if (lg_api__attempt_publish(a, &at, 0, NULL, NULL) != 0) {
+        lg_api__respond_overloaded(r, "the event bus is full");
+        return;
+    }
+    lg_api__respond_blocked(r, b, now_ms);
+}
+
+/* --- POST /v1/login ----------------------------------------------------------------- */
+
+/* Bus thread (or the worker, embedded bus): the attempt is accepted or lost. */
+static void login_published(void *opaque, int status)
+{
+    login_job *job = opaque;
+    lg_http_req *r = job->req;
+    char token[LG_JWT_MAX + 1];
+    char body[LG_JWT_MAX + 64];
+    int n;
+
+    if (status != 0) {
+        lg_api__respond_overloaded(r, "the attempt could not be recorded");
+        return;
+    }
+    if (!job->at.ok) {
+        /* one body for unknown users and wrong passwords: no account enumeration */
+        lg_http_req_respond_error(r, LG_HTTP_E_INVALID_CREDENTIALS, NULL);
+        return;
+    }
+    n = lg_jwt_issue(job->api->jwt, job->at.user, job->role, lg_now_ms() / 1000, token,
+                     sizeof token, NULL);
+    if (n < 0) {
+        lg_log(LG_ERROR, "api", "login user=%.32s: cannot issue a token: %s", job->at.user,
+               lg_strerror(n));
+        lg_http_req_respond_error(r, LG_HTTP_E_INTERNAL, "cannot issue a token");
+        return;
+    }
+    /* a JWT is base64url and dots: nothing to escape */
+    n = snprintf(body, sizeof body, "{\"token\":\"%s\",\"expires_in\":%u}", token,
+                 (unsigned)job->api->cfg->jwt_ttl_s);
+    lg_assert(n > 0 && (size_t)n < sizeof body);
+    lg_http_req_respond(r, 200, "application/json", body, (size_t)n);
+}
+
+/* Worker thread: the slow part. thread_state is this worker's store handle. */
+static void login_work(void *thread_state, void *arg)
+{
+    login_job *job = arg;
+    lg_api *a = job->api;
+    lg_role role = LG_ROLE_USER;
+    int rc = lg_users_verify(a->users, thread_state, job->at.user, job->password,
+                             job->password_len, &role);
+
+    sodium_memzero(job->password, sizeof job->password);
+    if (rc != 0 && rc != LG_EAUTH) {
+        lg_log(LG_ERROR, "api", "login user=%.32s: user store failed: %s", job->at.user,
+               lg_strerror(rc));
+        lg_http_req_respond_error(job->req, LG_HTTP_E_INTERNAL, "the user store failed");
+        return;
+    }
+    job->role = role;
+    job->at.ok = rc == 0;
+    job->at.outcome = rc == 0 ? LG_OUTCOME_OK : LG_OUTCOME_FAIL;
+    job->at.ts_ms = lg_now_ms();
+    rc = lg_api__attempt_publish(a, &job->at, LG_API_PUBLISH_WAIT_MS, login_published, job);
+    if (rc != 0) /* done will not run: the job is still ours */
+        lg_api__respond_overloaded(job->req, rc == LG_EFULL ? "the event bus is full"
+                                                            : "the event bus is unavailable");
+}
+
+void lg_api__login(lg_api *a, lg_http_req *r)
+{
+    json_t *root = lg_api__body_json(r);
+    const char *user, *password;
+    size_t user_len, password_len;
+    char ip[LG_IP_MAX + 1];
+    json_t *ipv;
+    lg_block b;
+    login_job *job;
+    int64_t now;
+    int rc;
+
+    if (root == NULL)
+        return;
+    if (!user_field(r, root, &user, &user_len))
+        goto out;
+    if (lg_api__field_string(r, root, "password", true, &password, &password_len) != 0)
+        goto out;
+    if (password_len == 0 || password_len > LG_PASSWORD_MAX) {
+        lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST,
+                                  "field 'password': must be 1..1024 bytes");
+        goto out;
+    }
+    /* the client's address as a front end reports it, else the peer's */
+    ipv = json_object_get(root, "ip");
+    if (json_is_string(ipv) && lg_ip_valid(json_string_value(ipv), json_string_length(ipv),
+                                           NULL, 0))
+        snprintf(ip, sizeof ip, "%s", json_string_value(ipv));
+    else
+        snprintf(ip, sizeof ip, "%s", lg_http_req_peer(r));
+
+    now = lg_now_ms();
+    if (lg_api__blocked(a, user, ip, now, &b)) {
+        refuse_blocked(a, r, user, user_len, ip, false, now, &b, now);
+        goto out;
+    }
+    job = lg_http_req_alloc(r, sizeof *job);
+    lg_assert(job != NULL); /* the arena is empty and the job fits (static assert) */
+    job->api = a;
+    job->req = r;
+    lg_api__attempt_fill(a, &job->at, user, user_len, ip, false, LG_OUTCOME_FAIL, now);
+    memcpy(job->password, password, password_len);
+    job->password[password_len] = '\0';
+    job->password_len = password_len;
+    lg_http_req_defer(r);
+    rc = lg_pool_submit(a->pool, login_work, job);
+    if (rc != 0) {
+        sodium_memzero(job->password, sizeof job->password);
+        lg_api__respond_overloaded(r, rc == LG_EFULL
+                                          ? "too many logins are waiting for a password check"
+                                          : "the server is shutting down");
+    }
+out:
+    json_decref(root);
+}
+
+/* --- POST /v1/attempts -------------------------------------------------------------- */
+
+static void report_published(void *opaque, int status)
+{
+    report_job *job = opaque;
+    char body[LG_ID_MAX + 16];
+    int n;
+
+    if (status != 0) {
+        lg_api__respond_overloaded(job->req, "the attempt could not be recorded");
+        return;
+    }
+    /* ids are made here from the instance name: escape it anyway */
+    n = snprintf(body, sizeof body, "{\"id\":\"");
+    n += (int)lg_http_json_escape(job->id, strlen(job->id), body + n, sizeof body - (size_t)n - 2);
+    memcpy(body + n, "\"}", 3);
+    lg_http_req_respond(job->req, 202, "application/json", body, (size_t)n + 2);
+}
+
+void lg_api__attempts(lg_api *a, lg_http_req *r)
+{
+    json_t *root = lg_api__body_json(r);
+    const char *user, *ip;
+    size_t user_len, ip_len;
+    json_t *okv, *tsv;
+    char why[96], detail[160];
+    int64_t now, ts;
+    lg_attempt at;
+    lg_block b;
+    report_job *job;
+    int rc;
+
+    if (root == NULL)
+        return;
+    if (!user_field(r, root, &user, &user_len))
+        goto out;
+    if (lg_api__field_string(r, root, "ip", true, &ip, &ip_len) != 0)
+        goto out;
+    if (!lg_ip_valid(ip, ip_len, why, sizeof why)) {
+        snprintf(detail, sizeof detail, "field 'ip': %s", why);
+        lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST, detail);
+        goto out;
+    }
+    okv = json_object_get(root, "ok");
+    if (!json_is_boolean(okv)) {
+        lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST,
+                                  okv == NULL ? "field 'ok': required"
+                                              : "field 'ok': must be true or false");
+        goto out;
+    }
+    now = lg_now_ms();
+    ts = now;
+    tsv = json_object_get(root, "ts");
+    if (tsv != NULL) {
+        if (!json_is_integer(tsv) || json_integer_value(tsv) < 1 ||
+            json_integer_value(tsv) > LG_TS_MAX_MS) {
+            lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST,
+                                      "field 'ts': must be milliseconds since the epoch");
+            goto out;
+        }
+        ts = json_integer_value(tsv);
+    }
+    if (lg_api__blocked(a, user, ip, now, &b)) {
+        refuse_blocked(a, r, user, user_len, ip, json_is_true(okv), ts, &b, now);
+        goto out;
+    }
+    lg_api__attempt_fill(a, &at, user, user_len, ip, json_is_true(okv),
+                         json_is_true(okv) ? LG_OUTCOME_OK : LG_OUTCOME_FAIL, ts);
+    job = lg_http_req_alloc(r, sizeof *job);
+    lg_assert(job != NULL);
+    job->req = r;
+    memcpy(job->id, at.id, sizeof job->id);
+    lg_http_req_defer(r);
+    rc = lg_api__attempt_publish(a, &at, 0, report_published, job);
+    if (rc != 0)
+        lg_api__respond_overloaded(r, rc == LG_EFULL ? "the event bus is full"
+                                                     : "the event bus is unavailable");
+out:
+    json_decref(root);
+}
