@@ -177,8 +177,16 @@ static int parse_url(const char *url, lg_loadgen_conf *conf)
                 gai_strerror(gai));
         return LG_EINVAL;
     }
-    memcpy(&conf->addr, res->ai_addr, res->ai_addrlen);
-    conf->addr_len = res->ai_addrlen;
+    /* "localhost" may list ::1 first while servers here listen on 127.0.0.1 */
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *a = res; a != NULL; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            pick = a;
+            break;
+        }
+    }
+    memcpy(&conf->addr, pick->ai_addr, pick->ai_addrlen);
+    conf->addr_len = pick->ai_addrlen;
     freeaddrinfo(res);
     snprintf(conf->url, sizeof conf->url, "%s", url);
     if (conf->url[strlen(conf->url) - 1] == '/')
@@ -395,7 +403,9 @@ static int run(lg_loadgen_conf *conf)
                                            ((uint64_t)i < conf->requests % (uint64_t)conf->threads)
                                      : 0;
         w->rate = conf->rate / conf->threads;
-        w->start_ns = start;
+        /* paced threads take turns (thread i is offset by i/R) instead of all sending
+         * at the same instants */
+        w->start_ns = conf->rate > 0 ? start + (int64_t)(i * 1e9 / conf->rate) : start;
         w->end_ns = end;
         w->stop = &stop;
         lg_loadgen_stats_init(&w->stats);

@@ -77,6 +77,7 @@ typedef struct loop {
     uint64_t issued;    /* requests started by this thread: the pacer's k */
     bool issuing;       /* false once stop, quota or end is reached; never true again */
     double interval_ns; /* 1e9 / rate; 0 = unlimited */
+    int64_t progress_ns; /* last connect or response: a dead target ends the run */
     const char *path;
     lg_loadgen_rng rng;
     char body[LG_LOADGEN_BODY_MAX_OUT];
@@ -210,6 +211,7 @@ static void on_connected(loop *L, conn *c, int64_t now)
         return;
     }
     L->w->stats.connects++;
+    L->progress_ns = now;
     c->backoff_ns = 0;
     c->state = CONN_IDLE;
     idle_push(L, conn_index(L, c));
@@ -332,6 +334,7 @@ static void record(loop *L, conn *c, int64_t now)
     int status = c->parse.status;
     lg_assert(status >= 100 && status <= 599);
     st->responses++;
+    L->progress_ns = now;
     st->status[status]++;
     int64_t lat = now - c->intended_ns;
     int64_t svc = now - c->sent_ns;
@@ -453,6 +456,15 @@ static void pace(loop *L, int64_t now)
 static void tick(loop *L, int64_t now)
 {
     bool issuing = may_issue(L, now);
+    if (issuing && L->inflight == 0 && L->idle_count == 0 &&
+        now - L->progress_ns > (int64_t)L->conf->timeout_ms * 1000000) {
+        /* every connection has been failing for a whole timeout: without this a run
+         * bounded only by --requests would retry forever */
+        lg_log(LG_ERROR, "loadgen", "giving up: no connection to '%s' for %d ms thread=%d",
+               L->conf->host_header, L->conf->timeout_ms, L->w->index);
+        stop_issuing(L, now);
+        issuing = false;
+    }
     for (int i = 0; i < L->conns_n; i++) {
         conn *c = &L->conns[i];
         switch (c->state) {
@@ -493,6 +505,7 @@ static int run_loop(loop *L)
     int64_t now = lg_mono_ns();
     int64_t next_tick = now + TICK_NS;
     unsigned ticks = 0;
+    L->progress_ns = now;
     for (int i = 0; i < L->conns_n; i++)
         conn_open(L, &L->conns[i], now);
     /* the event loop: runs until nothing more will be sent and nothing is in flight;
