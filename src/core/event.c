@@ -225,20 +225,29 @@ static int check_ts(const char *name, const lg_attempt__field *f, char *err, siz
     return 0;
 }
 
-/* A free-text string field (src, reason): at most max bytes of clean UTF-8. */
-static int check_text(const char *name, const lg_attempt__field *f, size_t max, char *err,
-                      size_t err_len)
+typedef bool (*str_validator)(const char *s, size_t len, char *err, size_t err_len);
+
+/* A string field judged by valid(), whose reason is prefixed with the field name. */
+static int check_str(const char *name, const lg_attempt__field *f, str_validator valid,
+                     char *err, size_t err_len)
 {
     char why[REASON_MAX];
     if (f->type != LG_JT_STRING)
         return field_type(name, "a string", f->type, err, err_len);
-    if (f->str_len > max) {
+    if (!valid(f->str, f->str_len, why, sizeof why))
+        return field_bad(name, why, err, err_len);
+    return 0;
+}
+
+/* A free-text string field (src, reason): at most max bytes of clean UTF-8. */
+static int check_text(const char *name, const lg_attempt__field *f, size_t max, char *err,
+                      size_t err_len)
+{
+    if (f->type == LG_JT_STRING && f->str_len > max) {
         set_err(err, err_len, "field '%s': longer than %zu bytes", name, max);
         return LG_EINVAL;
     }
-    if (!text_valid(f->str, f->str_len, why, sizeof why))
-        return field_bad(name, why, err, err_len);
-    return 0;
+    return check_str(name, f, text_valid, err, err_len);
 }
 
 static int check_id(const lg_attempt__field *f, char *err, size_t err_len)
@@ -258,27 +267,6 @@ static int check_id(const lg_attempt__field *f, char *err, size_t err_len)
             return LG_EINVAL;
         }
     }
-    return 0;
-}
-
-static int check_user(const char *name, const lg_attempt__field *f, char *err,
-                      size_t err_len)
-{
-    char why[REASON_MAX];
-    if (f->type != LG_JT_STRING)
-        return field_type(name, "a string", f->type, err, err_len);
-    if (!lg_user_valid(f->str, f->str_len, why, sizeof why))
-        return field_bad(name, why, err, err_len);
-    return 0;
-}
-
-static int check_ip(const char *name, const lg_attempt__field *f, char *err, size_t err_len)
-{
-    char why[REASON_MAX];
-    if (f->type != LG_JT_STRING)
-        return field_type(name, "a string", f->type, err, err_len);
-    if (!lg_ip_valid(f->str, f->str_len, why, sizeof why))
-        return field_bad(name, why, err, err_len);
     return 0;
 }
 
@@ -337,10 +325,10 @@ int lg_attempt__from_fields(const lg_attempt__fields *fields, lg_attempt_mode mo
         return rc;
     if (f[LG_ATTEMPT__F_USER].type == LG_JT_ABSENT)
         return field_missing("user", err, err_len);
-    if ((rc = check_user("user", &f[LG_ATTEMPT__F_USER], err, err_len)) != 0)
+    if ((rc = check_str("user", &f[LG_ATTEMPT__F_USER], lg_user_valid, err, err_len)) != 0)
         return rc;
     if (f[LG_ATTEMPT__F_IP].type != LG_JT_ABSENT) {
-        if ((rc = check_ip("ip", &f[LG_ATTEMPT__F_IP], err, err_len)) != 0)
+        if ((rc = check_str("ip", &f[LG_ATTEMPT__F_IP], lg_ip_valid, err, err_len)) != 0)
             return rc;
     } else if (wire) {
         return field_missing("ip", err, err_len);
@@ -644,9 +632,9 @@ static int block_check_keys(const lg_attempt__field *f, char *err, size_t err_le
         set_err(err, err_len, "missing field 'user' or 'ip'");
         return LG_EINVAL;
     }
-    if (has_user && (rc = check_user("user", &f[B_USER], err, err_len)) != 0)
+    if (has_user && (rc = check_str("user", &f[B_USER], lg_user_valid, err, err_len)) != 0)
         return rc;
-    if (has_ip && (rc = check_ip("ip", &f[B_IP], err, err_len)) != 0)
+    if (has_ip && (rc = check_str("ip", &f[B_IP], lg_ip_valid, err, err_len)) != 0)
         return rc;
     return 0;
 }
