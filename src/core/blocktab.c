@@ -122,14 +122,15 @@ int lg_blocktab_put(lg_blocktab *bt, lg_keyhash h, const lg_blocktab_rec *r)
     return 0;
 }
 
-bool lg_blocktab_forget(lg_blocktab *bt, lg_keyhash h)
+bool lg_blocktab_forget(lg_blocktab *bt, lg_keyhash h, int64_t now_ms)
 {
     bentry *b = bt->tab.count > 0 ? lg_keytab_find(&bt->tab, h) : NULL;
 
     if (b == NULL)
         return false;
+    bool alive = !expired(b, now_ms);
     lg_keytab_remove(&bt->tab, b);
-    return true;
+    return alive;
 }
 
 uint32_t lg_blocktab_sweep(lg_blocktab *bt, int64_t now_ms, uint32_t slots)

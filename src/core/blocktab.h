@@ -52,8 +52,8 @@ int lg_blocktab_decide(lg_blocktab *bt, lg_keyhash h, int64_t since_ms, int64_t 
 /* Records r for h, replacing any record (a block loaded from lg.blocks). */
 int lg_blocktab_put(lg_blocktab *bt, lg_keyhash h, const lg_blocktab_rec *r);
 
-/* Forgets h's record; false when there was none. */
-bool lg_blocktab_forget(lg_blocktab *bt, lg_keyhash h);
+/* Forgets h's record; false when there was none alive at engine clock now_ms. */
+bool lg_blocktab_forget(lg_blocktab *bt, lg_keyhash h, int64_t now_ms);
 
 /* Looks at up to `slots` slots from the cursor and frees expired records. */
 uint32_t lg_blocktab_sweep(lg_blocktab *bt, int64_t now_ms, uint32_t slots);

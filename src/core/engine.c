@@ -543,7 +543,7 @@ int lg_engine_unblock(lg_engine *e, const char *key, size_t key_len)
         lg_keyhash h = key_view_hash(e, &v[j]);
         for (size_t i = 0; i < e->n_rules; i++) {
             if (e->rules[i].conf.key == v[j].type &&
-                lg_blocktab_forget(&e->rules[i].blocks, h))
+                lg_blocktab_forget(&e->rules[i].blocks, h, e->now_ms))
                 forgot = true;
         }
         if (forgot)

@@ -253,6 +253,29 @@ static void test_late_success_drops_only_failures_before_it(void **state)
     fx_close(&f);
 }
 
+static void test_late_success_drops_failures_at_its_own_ts(void **state)
+{
+    fx f;
+    lg_engine_conf c = conf_user(3, 60000, 15 * MIN_MS);
+
+    (void)state;
+    fx_open(&f, &c);
+    assert_int_equal(fail_at(&f, "alice", T0 + 10), LG_OUTCOME_FAIL);
+    assert_int_equal(fail_at(&f, "alice", T0 + 20), LG_OUTCOME_FAIL);
+    assert_int_equal(attempt(&f, "alice", "", T0 + 10, true), LG_OUTCOME_OK); /* late */
+    /* T0+10 is gone (ts <= the success): a late one at T0+15 makes 2 of 3, not 3 */
+    assert_int_equal(fail_at(&f, "alice", T0 + 15), LG_OUTCOME_FAIL);
+    assert_int_equal(f.n_blocks, 0);
+    /* a failure at the success's own ts arriving now does not count either */
+    assert_int_equal(fail_at(&f, "alice", T0 + 10), LG_OUTCOME_FAIL);
+    assert_int_equal(f.n_blocks, 0);
+    assert_int_equal(stats(&f).late_dropped, 1);
+    assert_int_equal(fail_at(&f, "alice", T0 + 11), LG_OUTCOME_FAIL);
+    assert_int_equal(f.n_blocks, 1);
+    assert_int_equal(f.blocks[0].since_ms, T0 + 20);
+    fx_close(&f);
+}
+
 static void test_success_does_not_reset_when_reset_on_success_is_off(void **state)
 {
     fx f;
@@ -817,6 +840,24 @@ static void test_block_record_expires_24h_after_block_ends(void **state)
     fx_close(&f);
 }
 
+static void test_block_is_remembered_until_24h_after_it_ends_not_longer(void **state)
+{
+    fx f;
+    lg_engine_conf c = conf_user(5, 60000, 15 * MIN_MS);
+
+    (void)state;
+    fx_open(&f, &c);
+    lg_block a = block_at(&f, "alice", T0);
+    lg_block b = block_at(&f, "bob", T0 + 1);
+    assert_int_equal(b.until_ms - a.until_ms, 1);
+    /* the clock reaches alice's until + 24 h, one ms short of bob's */
+    assert_int_equal(attempt(&f, "carol", "", a.until_ms + 24 * HOUR_MS, true),
+                     LG_OUTCOME_OK);
+    assert_int_equal(lg_engine_unblock(f.e, "bob", 3), 0);
+    assert_int_equal(lg_engine_unblock(f.e, "alice", 5), LG_ENOTFOUND);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -829,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_success_resets_window),
         cmocka_unit_test(test_late_failure_before_success_does_not_count),
         cmocka_unit_test(test_late_success_drops_only_failures_before_it),
+        cmocka_unit_test(test_late_success_drops_failures_at_its_own_ts),
         cmocka_unit_test(test_success_does_not_reset_when_reset_on_success_is_off),
         cmocka_unit_test(test_blocked_attempts_are_not_counted_and_do_not_extend_block),
         cmocka_unit_test(test_block_since_is_largest_ts_among_completing_failures),
@@ -852,6 +894,7 @@ int main(void)
         cmocka_unit_test(test_default_conf_enables_user_only),
         cmocka_unit_test(test_reason_names_window_in_ms_when_not_whole_seconds),
         cmocka_unit_test(test_block_record_expires_24h_after_block_ends),
+        cmocka_unit_test(test_block_is_remembered_until_24h_after_it_ends_not_longer),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
