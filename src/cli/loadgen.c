@@ -35,7 +35,7 @@
 #define EXIT_USAGE 2
 
 /* the main thread wakes this often to watch for signals and finished workers */
-#define POLL_NS (100LL * 1000 * 1000)
+#define POLL_NS (20LL * 1000 * 1000)
 
 static volatile sig_atomic_t got_signal;
 
@@ -234,6 +234,7 @@ typedef struct opts {
     bool have_duration;
     bool have_requests;
     bool have_seed;
+    bool defaults; /* --users or --passwords left at data/... */
 } opts;
 
 enum { OPT_URL = 1, OPT_RATE, OPT_DURATION, OPT_REQUESTS, OPT_CONNECTIONS, OPT_THREADS,
@@ -457,15 +458,18 @@ static int run(lg_loadgen_conf *conf)
         }
     }
     lg_loadgen_stats_init(total);
+    int64_t finish = start;
     for (int i = 0; i < conf->threads; i++) {
-        if (ws[i].started)
+        if (ws[i].started) {
             pthread_join(ws[i].thread, NULL);
+            finish = ws[i].finish_ns > finish ? ws[i].finish_ns : finish;
+        }
         if (ws[i].rc != 0)
             rc = EXIT_NOCONNECT;
         lg_loadgen_stats_merge(total, &ws[i].stats);
         pthread_mutex_destroy(&ws[i].mu);
     }
-    double elapsed = (double)(lg_mono_ns() - start) / 1e9;
+    double elapsed = (double)(finish - start) / 1e9;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     struct rusage ru;
@@ -500,15 +504,20 @@ int lg_cmd_loadgen(int argc, char **argv)
         return EXIT_USAGE;
     if (!o.have_seed)
         conf.seed = (uint64_t)lg_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
-    if (o.passwords == NULL && conf.endpoint == LG_LOADGEN_LOGIN)
+    o.defaults = strcmp(o.users, "data/ids.json") == 0;
+    if (o.passwords == NULL && conf.endpoint == LG_LOADGEN_LOGIN) {
         o.passwords = "data/passwords.json";
+        o.defaults = true;
+    }
 
     char err[512];
     lg_loadgen_workload *wl = NULL;
     if (lg_loadgen_workload_new(o.users, conf.endpoint == LG_LOADGEN_LOGIN ? o.passwords : NULL,
                                 conf.scenario, conf.endpoint, conf.seed, &wl, err,
                                 sizeof err) != 0) {
-        fprintf(stderr, "loginguard loadgen: %s\n", err);
+        fprintf(stderr, "loginguard loadgen: %s%s\n", err,
+                o.defaults ? " (default data files: run from the repository root, or pass "
+                             "--users and --passwords)" : "");
         return EXIT_USAGE;
     }
     conf.workload = wl;

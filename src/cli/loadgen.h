@@ -106,6 +106,7 @@ typedef struct lg_loadgen_worker {
     lg_loadgen_stats stats; /* live; owned by the thread until it is joined */
     pthread_mutex_t mu;
     lg_loadgen_stats snapshot; /* copy of stats, refreshed a few times a second */
+    int64_t finish_ns;      /* when the loop ended (lg_mono_ns), for the elapsed time */
     atomic_bool done;
     pthread_t thread;       /* valid when started */
     bool started;

@@ -78,7 +78,7 @@ typedef struct loop {
     bool issuing;       /* false once stop, quota or end is reached; never true again */
     double interval_ns; /* 1e9 / rate; 0 = unlimited */
     int64_t progress_ns; /* last connect or response: a dead target ends the run */
-    const char *path;
+    size_t head_len;    /* bytes of the fixed request head at the start of req */
     lg_loadgen_rng rng;
     char body[LG_LOADGEN_BODY_MAX_OUT];
     char req[LG_LOADGEN_REQ_MAX];
@@ -265,13 +265,13 @@ static void conn_send(loop *L, conn *c, int64_t intended, int64_t now)
     int rc = lg_loadgen_workload_body(L->conf->workload, &L->rng, seq, L->body,
                                       sizeof L->body, &body_len);
     lg_assert(rc == 0); /* the body bound covers every entry the loader accepts */
-    int head = snprintf(L->req, sizeof L->req,
-                        "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: loginguard-loadgen\r\n"
-                        "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                        L->path, L->conf->host_header, body_len);
-    lg_assert(head > 0 && (size_t)head + body_len <= sizeof L->req);
-    memcpy(L->req + head, L->body, body_len);
-    size_t len = (size_t)head + body_len;
+    /* the head's fixed part was written once (loop_init); add the length and body */
+    char digits[24];
+    int dlen = snprintf(digits, sizeof digits, "%zu\r\n\r\n", body_len);
+    size_t len = L->head_len + (size_t)dlen + body_len;
+    lg_assert(dlen > 0 && len <= sizeof L->req);
+    memcpy(L->req + L->head_len, digits, (size_t)dlen);
+    memcpy(L->req + L->head_len + (size_t)dlen, L->body, body_len);
 
     L->issued++;
     L->inflight++;
@@ -565,7 +565,12 @@ void *lg_loadgen_worker_run(void *arg)
     L->idle_head = -1;
     L->issuing = true;
     L->interval_ns = w->rate > 0 ? 1e9 / w->rate : 0;
-    L->path = lg_loadgen_workload_path(w->conf->workload);
+    int head = snprintf(L->req, sizeof L->req,
+                        "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: loginguard-loadgen\r\n"
+                        "Content-Type: application/json\r\nContent-Length: ",
+                        lg_loadgen_workload_path(w->conf->workload), w->conf->host_header);
+    lg_assert(head > 0 && (size_t)head + 24 + LG_LOADGEN_BODY_MAX_OUT <= sizeof L->req);
+    L->head_len = (size_t)head;
     lg_loadgen_rng_seed(&L->rng, w->conf->seed + (uint64_t)w->index * UINT64_C(0x9e3779b9));
     for (int i = 0; i < L->conns_n; i++) {
         conns[i].fd = -1;
@@ -588,6 +593,7 @@ void *lg_loadgen_worker_run(void *arg)
     }
     close(L->epfd);
 out:
+    w->finish_ns = lg_mono_ns();
     publish(w);
     free(conns);
     free(L);
