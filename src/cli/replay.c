@@ -48,7 +48,9 @@ typedef struct replay {
     lg_engine *engine;
     lg_replay_lines *lines;
     lg_replay_writer *writer; /* NULL without --db */
-    lg_replay_batch *batch;   /* being filled (with --db) */
+    lg_replay_batch *batch;   /* the chunk being decoded: the writer's, or own_batch */
+    lg_replay_batch *own_batch;
+    int block_rc;             /* first failure to add a block to the batch */
     const replay_opts *opts;
     uint64_t n_lines, n_bad;
     int64_t t0_ns, progress_ns;
@@ -159,7 +161,7 @@ static void line_id(const char *line, size_t len, uint64_t lineno, char id[LG_ID
     crypto_shorthash(h, (const unsigned char *)line, len, key);
     for (size_t i = 0; i < sizeof h; i++)
         v = v << 8 | h[i];
-    snprintf(id, LG_ID_MAX + 1, "L%llu-%016llx", (unsigned long long)lineno,
+    snprintf(id, LG_ID_MAX + 1, "L%012llu-%016llx", (unsigned long long)lineno,
              (unsigned long long)v);
 }
 
@@ -213,25 +215,55 @@ static void maybe_progress(replay *r)
     fflush(stderr);
 }
 
-/* Hands the full batch to the writer and takes an empty one. 0, or LG_EIO when the
- * writer has failed. */
-static int batch_rotate(replay *r)
+/* Called by lg_engine_judge_batch for each block, in decision order. */
+static void on_block(void *opaque, size_t index, const lg_block *b)
 {
-    lg_replay_writer_submit(r->writer, r->batch);
-    r->batch = lg_replay_writer_batch(r->writer);
-    return r->batch != NULL ? 0 : LG_EIO;
+    replay *r = opaque;
+    char out[LG_EVENT_JSON_MAX + 1];
+    int n = lg_block_encode(b, out, sizeof out - 1);
+
+    (void)index;
+    lg_assert(n > 0);
+    out[n] = '\n';
+    fwrite(out, 1, (size_t)n + 1, stdout);
+    if (r->writer != NULL && r->block_rc == 0) {
+        r->block_rc = lg_replay_batch_add_block(r->writer, r->batch, b);
+        lg_assert(r->block_rc != LG_EFULL); /* blocks_max = enabled rules x batch size */
+    }
 }
 
-/* Judges one non-blank line. 0 (also for a skipped bad line), 1 to stop (--strict),
- * or a negative LG_E* for a failure of the engine or the store. */
+/* Judges the decoded chunk (the current batch) in one call, prints its blocks and, with
+ * --db, hands it to the writer with those blocks. 0 or a negative LG_E* (reported). */
+static int chunk_judge(replay *r)
+{
+    lg_replay_batch *b = r->batch;
+    int rc;
+
+    if (b->n_attempts > 0) {
+        rc = lg_engine_judge_batch(r->engine, b->attempts, b->n_attempts, on_block, r);
+        if (rc == 0)
+            rc = r->block_rc;
+        if (rc != 0) {
+            fprintf(stderr, "loginguard replay: judging lines up to %llu: %s\n",
+                    (unsigned long long)r->n_lines, lg_strerror(rc));
+            return rc;
+        }
+    }
+    if (r->writer == NULL) {
+        b->n_attempts = 0;
+        return 0;
+    }
+    lg_replay_writer_submit(r->writer, b);
+    r->batch = lg_replay_writer_batch(r->writer);
+    return r->batch != NULL ? 0 : LG_EIO; /* the writer's error is reported at finish */
+}
+
+/* Decodes one non-blank line into the chunk. 0 (also for a skipped bad line), 1 to stop
+ * (--strict), or a negative LG_E* for a failure of the engine or the store. */
 static int replay_line(replay *r, const char *line, size_t len, uint64_t lineno)
 {
-    lg_attempt local;
-    lg_attempt *a = r->writer != NULL ? &r->batch->attempts[r->batch->n_attempts] : &local;
-    lg_block blocks[LG_RULES_MAX];
-    size_t n_blocks = 0;
+    lg_attempt *a = &r->batch->attempts[r->batch->n_attempts];
     char err[256];
-    int rc;
 
     if (lg_attempt_decode(line, len, LG_ATTEMPT_REPLAY, a, err, sizeof err) != 0) {
         bad_line(r, lineno, err);
@@ -241,27 +273,8 @@ static int replay_line(replay *r, const char *line, size_t len, uint64_t lineno)
         memcpy(a->src, "replay", sizeof "replay");
     if (r->writer != NULL && a->id[0] == '\0')
         line_id(line, len, lineno, a->id);
-    rc = lg_engine_judge(r->engine, a, blocks, LG_RULES_MAX, &n_blocks);
-    if (rc != 0) {
-        fprintf(stderr, "loginguard replay: line %llu: engine: %s\n",
-                (unsigned long long)lineno, lg_strerror(rc));
-        return rc;
-    }
-    for (size_t i = 0; i < n_blocks; i++) {
-        char out[LG_EVENT_JSON_MAX + 1];
-        int n = lg_block_encode(&blocks[i], out, sizeof out - 1);
-        lg_assert(n > 0);
-        out[n] = '\n';
-        fwrite(out, 1, (size_t)n + 1, stdout);
-        if (r->writer != NULL) {
-            rc = lg_replay_batch_add_block(r->writer, r->batch, &blocks[i]);
-            lg_assert(rc != LG_EFULL); /* blocks_max = enabled rules x batch attempts */
-            if (rc != 0)
-                return rc;
-        }
-    }
-    if (r->writer != NULL && ++r->batch->n_attempts == LG_STORE_BATCH_MAX)
-        return batch_rotate(r);
+    if (++r->batch->n_attempts == LG_STORE_BATCH_MAX)
+        return chunk_judge(r);
     return 0;
 }
 
@@ -277,7 +290,7 @@ static int replay_all(replay *r)
     for (;;) {
         rc = lg_replay_lines_next(r->lines, &line, &len, &lineno);
         if (rc == 0)
-            return 0;
+            return chunk_judge(r) == 0 ? 0 : 1;
         if (rc == LG_EIO) {
             fprintf(stderr, "loginguard replay: read error after line %llu: %s\n",
                     (unsigned long long)lineno, strerror(errno));
@@ -290,16 +303,21 @@ static int replay_all(replay *r)
             char why[64];
             snprintf(why, sizeof why, "longer than %d bytes", LG_LINE_MAX);
             bad_line(r, lineno, why);
-            if (r->opts->strict)
+            if (r->opts->strict) {
+                (void)chunk_judge(r); /* the lines before it still count */
                 return 1;
+            }
             continue;
         }
         if (len > 0 && line[len - 1] == '\r')
             len--;
         if (is_blank(line, len))
             continue;
-        if (replay_line(r, line, len, lineno) != 0)
-            return 1; /* --strict stop, or a failure already reported */
+        rc = replay_line(r, line, len, lineno);
+        if (rc > 0)
+            (void)chunk_judge(r); /* --strict: the lines before it still count */
+        if (rc != 0)
+            return 1;
     }
 }
 
@@ -376,6 +394,14 @@ int lg_cmd_replay(int argc, char **argv)
     }
     if (opts.db != NULL && (status = open_writer(&r, cfg, opts.db)) != 0)
         goto done;
+    if (opts.db == NULL) {
+        r.own_batch = calloc(1, sizeof *r.own_batch);
+        if (r.own_batch == NULL) {
+            status = 1;
+            goto done;
+        }
+        r.batch = r.own_batch;
+    }
     setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
     r.t0_ns = lg_mono_ns();
     r.progress_ns = r.t0_ns + LG_REPLAY_PROGRESS_NS;
@@ -383,7 +409,7 @@ int lg_cmd_replay(int argc, char **argv)
     status = replay_all(&r);
 
     if (r.writer != NULL) {
-        if (r.batch != NULL)
+        if (r.batch != NULL) /* emptied by the last chunk_judge: back to the pool */
             lg_replay_writer_submit(r.writer, r.batch);
         r.batch = NULL;
         rc = lg_replay_writer_finish(r.writer, err, sizeof err);
@@ -403,6 +429,7 @@ done:
     lg_replay_writer_free(r.writer);
     lg_replay_lines_free(r.lines);
     lg_engine_free(r.engine);
+    free(r.own_batch);
     if (fd > STDIN_FILENO)
         close(fd);
     free(cfg);
