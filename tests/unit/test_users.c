@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -306,6 +307,62 @@ static void test_deleted_user_is_unknown(void **state)
     assert_int_equal(verify(f, "alice", "pw2", &role), 0);
 }
 
+typedef struct verifier {
+    fixture *f;
+    int ok, auth_failed, other; /* checked by the main thread: cmocka asserts only there */
+} verifier;
+
+/* One thread, its own store handle (users.h: one lg_store per thread), one shared
+ * lg_users: right, wrong and unknown logins in a loop. */
+static void *verifier_thread(void *opaque)
+{
+    verifier *v = opaque;
+    lg_store *s = NULL;
+    char err[256];
+    if (lg_store_open(v->f->db, &s, err, sizeof err) != 0) {
+        v->other++;
+        return NULL;
+    }
+    for (int i = 0; i < 20; i++) {
+        lg_role role;
+        const char *pw = i % 2 == 0 ? "secret" : "wrong";
+        const char *name = i % 4 == 3 ? "ghost" : "alice";
+        int rc = lg_users_verify(v->f->users, s, name, pw, strlen(pw), &role);
+        if (rc == 0 && role == LG_ROLE_ADMIN)
+            v->ok++;
+        else if (rc == LG_EAUTH)
+            v->auth_failed++;
+        else
+            v->other++;
+    }
+    lg_store_close(s);
+    return NULL;
+}
+
+static void test_concurrent_verifies_with_one_store_per_thread_agree(void **state)
+{
+    enum { THREADS = 4 };
+    fixture *f = *state;
+    assert_int_equal(add(f, "alice", "secret", LG_ROLE_ADMIN), 0);
+    verifier v[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        v[i] = (verifier){.f = f};
+        assert_int_equal(pthread_create(&t[i], NULL, verifier_thread, &v[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    lg_users_stats st;
+    lg_users_stats_get(f->users, &st);
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(v[i].other, 0);
+        assert_int_equal(v[i].ok, 10);          /* i = 0, 2 mod 4: alice, right password */
+        assert_int_equal(v[i].auth_failed, 10); /* alice wrong (i = 1), ghost (i = 3) */
+    }
+    assert_int_equal(st.verifies, THREADS * 20);
+    assert_int_equal(st.dummy_verifies, THREADS * 5);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -324,6 +381,7 @@ int main(void)
         T(test_needs_rehash_when_the_cost_changes),
         T(test_cost_outside_libsodium_range_is_refused),
         T(test_deleted_user_is_unknown),
+        T(test_concurrent_verifies_with_one_store_per_thread_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
