@@ -57,7 +57,7 @@ static void usage(FILE *out)
         "  --duration S         seconds to send for (default 10 unless --requests is given)\n"
         "  --requests N         stop after N requests (with --duration: whichever comes first)\n"
         "  --connections C      keep-alive connections, one request in flight each (default 64)\n"
-        "  --threads T          threads, each with its own epoll loop and C/T connections (default 1)\n"
+        "  --threads T          threads, each with an epoll loop and C/T connections (default 1)\n"
         "  --users F            JSON array of user ids (default data/ids.json)\n"
         "  --passwords F        JSON array of passwords (default data/passwords.json; login only)\n"
         "  --scenario S         random: random id + random password from random ip (default)\n"
@@ -316,7 +316,7 @@ static int parse_args(int argc, char **argv, lg_loadgen_conf *conf, opts *o)
             conf->timeout_ms = (int)ceil(d * 1000);
             break;
         case OPT_SEED:
-            rc = parse_u64("--seed", optarg, 0, UINT64_MAX, &conf->seed);
+            rc = parse_u64("--seed", optarg, 0, INT64_MAX, &conf->seed); /* a JSON integer */
             o->have_seed = true;
             break;
         case OPT_JSON: conf->json = true; break;
@@ -503,7 +503,8 @@ int lg_cmd_loadgen(int argc, char **argv)
     if (rc != 0)
         return EXIT_USAGE;
     if (!o.have_seed)
-        conf.seed = (uint64_t)lg_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
+        conf.seed = ((uint64_t)lg_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL)) &
+                    (uint64_t)INT64_MAX; /* printed as a JSON integer */
     o.defaults = strcmp(o.users, "data/ids.json") == 0;
     if (o.passwords == NULL && conf.endpoint == LG_LOADGEN_LOGIN) {
         o.passwords = "data/passwords.json";

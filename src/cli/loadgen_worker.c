@@ -265,7 +265,8 @@ static void conn_send(loop *L, conn *c, int64_t intended, int64_t now)
     int rc = lg_loadgen_workload_body(L->conf->workload, &L->rng, seq, L->body,
                                       sizeof L->body, &body_len);
     lg_assert(rc == 0); /* the body bound covers every entry the loader accepts */
-    /* the head's fixed part was written once (loop_init); add the length and body */
+    /* the fixed part of the head was written once (lg_loadgen_worker_run); add the
+     * length and the body */
     char digits[24];
     int dlen = snprintf(digits, sizeof digits, "%zu\r\n\r\n", body_len);
     size_t len = L->head_len + (size_t)dlen + body_len;
