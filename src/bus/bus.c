@@ -9,15 +9,6 @@
 #include "core/err.h"
 #include "core/lgassert.h"
 
-/* DEVELOPMENT ONLY: weak until kafka.c lands. */
-__attribute__((weak)) int lg_bus__kafka_open(const char *brokers, const lg_bus_conf *conf,
-                                             lg_bus **out, char *err, size_t err_len)
-{
-    (void)brokers; (void)conf; (void)out;
-    snprintf(err, err_len, "kafka back-end not built yet");
-    return LG_EINVAL;
-}
-
 void lg_bus_conf_default(lg_bus_conf *conf)
 {
     memset(conf, 0, sizeof *conf);
