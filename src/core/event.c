@@ -394,8 +394,10 @@ static void field_from_json(lg_attempt__field *f, json_t *v)
     }
 }
 
-/* Parses json strictly into an object, or writes "invalid JSON at byte N: ..." with any
- * byte of the input that jansson quotes made printable (the message reaches logs). */
+/* Parses json strictly into an object, or writes "invalid JSON at byte N: ..." where N is
+ * jansson's position: the bytes read when it gave up, so the offending byte counted from
+ * 1 (or the length, at end of input). Input bytes quoted in jansson's text are made
+ * printable, since the message reaches logs. */
 static json_t *load_object(const char *json, size_t len, char *err, size_t err_len)
 {
     json_error_t jerr;
@@ -526,6 +528,8 @@ int lg_attempt_encode(const lg_attempt *a, char *buf, size_t buf_len)
     lg_assert(a != NULL);
     lg_assert(a->user_len <= LG_USER_MAX);
     lg_assert(a->user[a->user_len] == '\0');
+    lg_assert(a->outcome == LG_OUTCOME_OK || a->outcome == LG_OUTCOME_FAIL ||
+              a->outcome == LG_OUTCOME_BLOCKED);
     if (buf_len == 0)
         return LG_ETOOBIG;
     out_buf w = {buf, buf + buf_len - 1, false};
