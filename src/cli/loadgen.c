@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
@@ -58,8 +59,10 @@ static void usage(FILE *out)
         "  --requests N         stop after N requests (with --duration: whichever comes first)\n"
         "  --connections C      keep-alive connections, one request in flight each (default 64)\n"
         "  --threads T          threads, each with an epoll loop and C/T connections (default 1)\n"
-        "  --users F            JSON array of user ids (default data/ids.json)\n"
-        "  --passwords F        JSON array of passwords (default data/passwords.json; login only)\n"
+        "  --users F            JSON array of user ids (default data/ids.json, in the working\n"
+        "                       directory or else in ../data beside the binary)\n"
+        "  --passwords F        JSON array of passwords (default data/passwords.json, found\n"
+        "                       the same way; login only)\n"
         "  --scenario S         random: random id + random password from random ip (default)\n"
         "                       bruteforce: 3 ids hammered with wrong passwords, 1/4 random\n"
         "                       stuffing: one ip walking through the ids, 1/10 random\n"
@@ -226,6 +229,30 @@ static int probe(const lg_loadgen_conf *conf, char *err, size_t err_len)
 out:
     close(fd);
     return rc;
+}
+
+/* A default data file: data/NAME under the working directory, else beside the binary's
+ * directory (build/loginguard -> build/../data/NAME), so the demo and the benchmarks
+ * find the files from anywhere. Writes the path into buf; returns buf. */
+static const char *default_data(const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "data/%s", name);
+    if (access(buf, R_OK) == 0)
+        return buf;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return buf;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return buf;
+    *slash = '\0';
+    char alt[PATH_MAX + 64];
+    snprintf(alt, sizeof alt, "%s/../data/%s", exe, name);
+    if (access(alt, R_OK) == 0 && strlen(alt) < len)
+        snprintf(buf, len, "%s", alt);
+    return buf;
 }
 
 typedef struct opts {
@@ -496,7 +523,7 @@ int lg_cmd_loadgen(int argc, char **argv)
         .scenario = LG_LOADGEN_RANDOM,
         .endpoint = LG_LOADGEN_LOGIN,
     };
-    opts o = {.users = "data/ids.json"};
+    opts o = {0};
     int rc = parse_args(argc, argv, &conf, &o);
     if (rc == 1)
         return EXIT_RAN;
@@ -505,9 +532,13 @@ int lg_cmd_loadgen(int argc, char **argv)
     if (!o.have_seed)
         conf.seed = ((uint64_t)lg_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL)) &
                     (uint64_t)INT64_MAX; /* printed as a JSON integer */
-    o.defaults = strcmp(o.users, "data/ids.json") == 0;
+    char users_buf[PATH_MAX + 64], passwords_buf[PATH_MAX + 64];
+    if (o.users == NULL) {
+        o.users = default_data("ids.json", users_buf, sizeof users_buf);
+        o.defaults = true;
+    }
     if (o.passwords == NULL && conf.endpoint == LG_LOADGEN_LOGIN) {
-        o.passwords = "data/passwords.json";
+        o.passwords = default_data("passwords.json", passwords_buf, sizeof passwords_buf);
         o.defaults = true;
     }
 
@@ -517,8 +548,9 @@ int lg_cmd_loadgen(int argc, char **argv)
                                 conf.scenario, conf.endpoint, conf.seed, &wl, err,
                                 sizeof err) != 0) {
         fprintf(stderr, "loginguard loadgen: %s%s\n", err,
-                o.defaults ? " (default data files: run from the repository root, or pass "
-                             "--users and --passwords)" : "");
+                o.defaults ? " (default data files: data/ under the working directory or "
+                             "beside the binary's directory; or pass --users and --passwords)"
+                           : "");
         return EXIT_USAGE;
     }
     conf.workload = wl;
