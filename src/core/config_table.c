@@ -15,6 +15,7 @@
 
 #include "auth/jwt.h"
 #include "core/config.h"
+#include "core/lgassert.h"
 #include "core/limits.h"
 
 /* librdkafka's own ranges for the options these keys feed. */
@@ -150,6 +151,22 @@ const lg_conf_entry lg_conf__table[] = {
 };
 
 const size_t lg_conf__table_len = sizeof lg_conf__table / sizeof lg_conf__table[0];
+
+bool lg_conf__is_rule(const lg_conf_entry *e)
+{
+    return strcmp(e->section, "rule") == 0;
+}
+
+void *lg_conf__field(const lg_config *cfg, const lg_conf_entry *e, int rule)
+{
+    const char *base = (const char *)cfg;
+
+    if (lg_conf__is_rule(e)) {
+        lg_assert(rule >= 0 && (size_t)rule < cfg->engine.n_rules);
+        base = (const char *)&cfg->engine.rules[rule];
+    }
+    return (char *)base + e->offset;
+}
 
 const char *const lg_conf__sections[] = {"rule", "bus",      "store", "http",
                                          "auth", "detector", "log",   NULL};

@@ -51,6 +51,19 @@ typedef struct lg_conf_entry {
 extern const lg_conf_entry lg_conf__table[];
 extern const size_t lg_conf__table_len;
 
+/* What a secret prints as; refused as a value so that a pasted dump fails loudly. */
+#define LG_CONF_REDACTED "<redacted>"
+
+struct lg_config;
+
+/* Is e a key of every [rule NAME] section? */
+bool lg_conf__is_rule(const lg_conf_entry *e);
+
+/* Where e lives in cfg: in cfg itself, or in rule number rule (>= 0) for a rule entry.
+ * Like strchr, returns a writable pointer for a const cfg: callers that only print
+ * must not write through it. */
+void *lg_conf__field(const struct lg_config *cfg, const lg_conf_entry *e, int rule);
+
 /* Sections in print order; "rule" stands for every rule of the engine. */
 extern const char *const lg_conf__sections[];
 

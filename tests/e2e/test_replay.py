@@ -284,6 +284,13 @@ def test_config_round_trip_and_docs(d):
     lines, _, _ = crafted()
     r3 = replay(["--config", path, "--quiet", "-"], input="\n".join(lines) + "\n")
     check(r3.returncode == 0 and r3.stdout == "", "threshold 7 still blocked: %r" % r3.stdout)
+    # the example configuration loads and spells out default values
+    example = os.path.join(lgtest.SRC_DIR, "loginguard.conf.example")
+    r = lgtest.run(["loginguard", "config", "--config", example])
+    check(r.returncode == 0, "loginguard.conf.example: %s" % r.stderr)
+    r = lgtest.run(["loginguard", "config"])
+    check(r.stdout == lgtest.run(["loginguard", "config", "--config", example]).stdout,
+          "loginguard.conf.example should spell out the defaults it lists")
     # docs/CONFIG.md is the generated reference
     r = lgtest.run(["loginguard", "config", "--markdown"])
     with open(os.path.join(lgtest.SRC_DIR, "docs", "CONFIG.md")) as f:
