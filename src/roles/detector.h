@@ -14,6 +14,7 @@
 #ifndef LG_DETECTOR_H
 #define LG_DETECTOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bus/bus.h"
@@ -43,5 +44,8 @@ int lg_detector_start(lg_detector *d);
 void lg_detector_stop(lg_detector *d);
 void lg_detector_free(lg_detector *d); /* stops first if running; NULL is a no-op */
 void lg_detector_stats_get(lg_detector *d, lg_detector_stats *out);
+/* True once the detector gave up (store or bus refusing for about a minute, out of
+ * memory): its thread has ended without committing what it could not store. */
+bool lg_detector_failed(lg_detector *d);
 
 #endif

@@ -1,0 +1,99 @@
+/*
+ * detector_int.h - what detector.c (thread, batches, store, commits) and
+ * detector_rebuild.c (partition ownership: loading blocks, rebuilding windows) share.
+ * Not for use outside src/roles/detector*.c.
+ */
+#ifndef LG_DETECTOR_INT_H
+#define LG_DETECTOR_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus/bus.h"
+#include "core/engine.h"
+#include "roles/detector.h"
+#include "store/store.h"
+
+/* messages of lg.blocks taken per poll: blocks are rare, this only bounds a buffer */
+#define LG_DETECTOR_BLOCKS_POLL_MAX 256
+/* reading lg.blocks to its end before deciding anything on new partitions: a compacted
+ * topic of every blocked key reads in well under this on any healthy cluster */
+#define LG_DETECTOR_CATCHUP_MS 30000
+/* stop: how long the last rounds may take to drain what was published */
+#define LG_DETECTOR_DRAIN_MS 15000
+/* one poll of lg.attempts waits at most this, so stop is noticed promptly */
+#define LG_DETECTOR_POLL_MS 100
+/* the producer holds our blocks at most this long before a commit needs them acked */
+#define LG_DETECTOR_FLUSH_MS 10000
+/* store or bus refusals are retried with a doubling sleep up to this ceiling ... */
+#define LG_DETECTOR_RETRY_MAX_MS 1000
+/* ... this many times (~1 min), then the detector gives up: uncommitted attempts are
+ * redelivered to whoever takes over, so failing loudly loses nothing */
+#define LG_DETECTOR_RETRIES_MAX 70
+/* one publish of a block waits this long for room in the producer queue */
+#define LG_DETECTOR_PUBLISH_WAIT_MS 1000
+
+struct lg_detector {
+    const lg_config *cfg; /* borrowed */
+    lg_bus *bus;          /* borrowed */
+    lg_store *store;
+    lg_engine *engine;
+    lg_bus_consumer *attempts; /* group cfg->detector_group, from committed */
+    lg_bus_consumer *blocks;   /* no group, from the beginning: every block */
+    int64_t rebuild_ms;        /* the largest window among enabled rules */
+
+    /*
+     * Partition p of lg.attempts, while owned: offsets below live_from[p] were already
+     * judged, stored and committed by a previous owner and are only re-read to rebuild
+     * windows; live_from[p] < 0 means everything is live. reset_pending: a revocation
+     * happened, so the engine holds windows of partitions this detector may no longer
+     * own; the next assignment drops all state and rebuilds.
+     */
+    bool owned[LG_BUS_PARTITIONS_MAX];
+    int64_t live_from[LG_BUS_PARTITIONS_MAX];
+    bool reset_pending;
+    bool ever_assigned;
+
+    /* one batch: polled messages, the attempts judged live, the blocks they decided */
+    size_t batch_cap;
+    lg_bus_msg *msgs;
+    lg_attempt *batch_attempts;
+    size_t n_attempts;
+    lg_block *batch_blocks;
+    size_t n_blocks, blocks_cap;
+    int64_t commit_next[LG_BUS_PARTITIONS_MAX]; /* -1: nothing to commit */
+    lg_bus_msg bmsgs[LG_DETECTOR_BLOCKS_POLL_MAX];
+
+    lg_detector_block_cb on_block;
+    void *on_block_opaque;
+
+    pthread_t thread;
+    bool started, joined;
+    atomic_bool stop;
+    atomic_bool failed; /* gave up (store or bus down too long, out of memory) */
+
+    pthread_mutex_t stats_mu;
+    lg_detector_stats stats;
+
+    int64_t bad_log_ns; /* rate limit of "bad message" lines */
+    uint64_t bad_suppressed;
+};
+
+/* The rebalance callbacks of the attempts consumer (detector_rebuild.c). */
+void lg_detector__assigned(void *opaque, lg_bus_consumer *c, const int32_t *partitions,
+                           size_t n);
+void lg_detector__revoked(void *opaque, lg_bus_consumer *c, const int32_t *partitions,
+                          size_t n);
+
+/* Feeds what lg.blocks has now to the engine: blocks loaded, tombstones unblocked.
+ * Returns the number of messages read, or a negative LG_E*. */
+int lg_detector__blocks_feed(lg_detector *d, int timeout_ms);
+
+/* Opens the lg.blocks consumer from the beginning. */
+int lg_detector__blocks_open(lg_detector *d, char *err, size_t err_len);
+
+void lg_detector__stats_add(lg_detector *d, const lg_detector_stats *delta);
+
+#endif
