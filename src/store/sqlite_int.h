@@ -1,0 +1,35 @@
+/*
+ * sqlite_int.h - private to the SQLite store (sqlite.c, sqlite_schema.c): the schema
+ * version this binary writes, the migration entry point and the one place SQLITE_*
+ * codes become LG_E*.
+ */
+#ifndef LG_STORE_SQLITE_INT_H
+#define LG_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+/* The newest schema this binary knows (PRAGMA user_version after migrating). */
+#define LG_SQLITE_SCHEMA_VERSION 1
+
+/* attempts.seg = (rowid >> LG_SQLITE_SEG_SHIFT) at insert: the per-user index is
+ * (seg, user, ts), so a batch only touches the index pages of its own segment, and an
+ * audit probes each segment once (100M rows = 24k probes). 4096 rows per segment, about
+ * one LG_STORE_BATCH_MAX batch: in bench_store it used less CPU per row than 2^10, 2^14
+ * and 2^16. */
+#define LG_SQLITE_SEG_SHIFT 12
+
+/* How long a writer waits for another process's write transaction (several detector
+ * processes may share one file) before the call fails with LG_ETIMEDOUT. */
+#define LG_SQLITE_BUSY_TIMEOUT_MS 10000
+
+/* Sets the connection pragmas (WAL, synchronous, busy timeout, cache, mmap) and brings
+ * the schema of db (opened on path) up to LG_SQLITE_SCHEMA_VERSION, one migration per
+ * transaction. Fails, naming both versions in err, when the file's version is newer
+ * than this binary's. */
+int lg_store__sqlite_prepare_db(sqlite3 *db, const char *path, char *err, size_t err_len);
+
+/* Translates a SQLite result code (primary or extended) into an LG_E* code. */
+int lg_store__sqlite_rc(int sqlite_rc);
+
+#endif
