@@ -65,7 +65,7 @@ static void bad_message(lg_detector *d, const lg_bus_msg *m, const char *why)
  * committed and is judged again by whoever reads it next. */
 static int block_publish(lg_detector *d, const lg_block *b)
 {
-    char key[LG_KEY_MAX + 32];
+    char key[LG_DETECTOR_BLOCK_KEY_MAX + 1];
     char json[LG_EVENT_JSON_MAX];
     int klen = lg_block_key(b, key, sizeof key);
     int vlen = lg_block_encode(b, json, sizeof json);

@@ -44,14 +44,20 @@ static void blocks_apply(lg_detector *d, const lg_bus_msg *m)
     lg_block b;
     int rc;
 
-    if (m->key_len == 0 || m->key_len > LG_KEY_MAX + 16) {
+    if (m->key_len == 0 || m->key_len > LG_DETECTOR_BLOCK_KEY_MAX) {
         lg_log(LG_WARN, "detector", "topic=%s partition=%d offset=%lld: block without a "
                "valid key, skipped", LG_TOPIC_BLOCKS, (int)m->partition, (long long)m->offset);
         return;
     }
     if (m->value == NULL) {
+        char key[LG_DETECTOR_BLOCK_KEY_MAX + 1];
         /* an operator unblock: forget the block and its escalation history */
         rc = lg_engine_unblock(d->engine, m->key, m->key_len);
+        /* and record it: (key, message time) makes every re-read of it, by any detector,
+         * the same row */
+        snprintf(key, sizeof key, "%.*s", (int)m->key_len, (const char *)m->key);
+        if (lg_store_unblock_put(d->store, key, m->ts_ms) != 0)
+            lg_log(LG_WARN, "detector", "unblock key=%.64s: not recorded in the store", key);
         lg_log(LG_INFO, "detector", "unblock key=%.*s partition=%d offset=%lld%s",
                (int)(m->key_len > 64 ? 64 : m->key_len), (const char *)m->key,
                (int)m->partition, (long long)m->offset,
