@@ -150,8 +150,9 @@ static int load_config(const replay_opts *o, lg_config *cfg)
 }
 
 /* "L<lineno>-<16 hex>": the same line at the same place always gets the same id, so a
- * second run over the same input stores nothing twice. SipHash under a fixed key is a
- * checksum here, not a secret. */
+ * second run over the same input stores nothing twice. The line number is zero-padded
+ * to 12 digits so that ids sort in input order and the store's id index grows at its
+ * end. SipHash under a fixed key is a checksum here, not a secret. */
 static void line_id(const char *line, size_t len, uint64_t lineno, char id[LG_ID_MAX + 1])
 {
     static const unsigned char key[crypto_shorthash_KEYBYTES] = "loginguard-lines";
