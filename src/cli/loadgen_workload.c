@@ -189,16 +189,6 @@ void lg_loadgen_workload_free(lg_loadgen_workload *w)
     free(w);
 }
 
-size_t lg_loadgen_workload_ids(const lg_loadgen_workload *w)
-{
-    return w->ids.n;
-}
-
-size_t lg_loadgen_workload_passwords(const lg_loadgen_workload *w)
-{
-    return w->passwords.n;
-}
-
 const char *lg_loadgen_workload_path(const lg_loadgen_workload *w)
 {
     return w->endpoint == LG_LOADGEN_LOGIN ? "/v1/login" : "/v1/attempts";

@@ -36,10 +36,6 @@ int lg_loadgen_workload_new(const char *ids_path, const char *passwords_path,
                             size_t err_len);
 void lg_loadgen_workload_free(lg_loadgen_workload *w);
 
-/* Entries loaded, for the report. */
-size_t lg_loadgen_workload_ids(const lg_loadgen_workload *w);
-size_t lg_loadgen_workload_passwords(const lg_loadgen_workload *w);
-
 /* Writes the JSON body of request number seq into buf (cap bytes). seq numbers a
  * thread's requests so that stuffing walks the id list; rng is the caller's. Returns
  * LG_ETOOBIG when cap is too small (cannot happen with LG_LOADGEN_BODY_MAX_OUT). */
