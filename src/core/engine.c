@@ -24,9 +24,11 @@
 #include "core/lgassert.h"
 #include "core/window.h"
 
-/* slots each table's sweeper looks at per attempt: a pass over a full default table
- * (1.2 M slots) takes 600 k attempts, while inserts needing room sweep more themselves */
-#define LG_ENGINE_SWEEP_SLOTS 2
+/* each table's sweeper looks at SWEEP_SLOTS slots every SWEEP_EVERY attempts (2 per
+ * attempt, in fewer calls): a pass over a full default table (1.2 M slots) takes 600 k
+ * attempts, while inserts needing room sweep more themselves */
+#define LG_ENGINE_SWEEP_EVERY 8
+#define LG_ENGINE_SWEEP_SLOTS 16
 /* batch look-ahead: attempts hashed and prefetched before they are judged */
 #define LG_ENGINE_PIPE 16
 
@@ -53,6 +55,7 @@ struct lg_engine {
     unsigned key_types; /* KT_* bits used by some enabled rule */
     lg_keyhash_secret secret;
     int64_t now_ms; /* largest ts judged: the event-time clock; INT64_MIN before any */
+    uint32_t sweep_tick;
     lg_engine_stats st;
 };
 
@@ -282,21 +285,34 @@ static void block_fill(const lg_rule *r, const char *user, size_t user_len, cons
 
 static void sweep(lg_engine *e)
 {
+    if (++e->sweep_tick < LG_ENGINE_SWEEP_EVERY)
+        return;
+    e->sweep_tick = 0;
     for (size_t i = 0; i < e->n_rules; i++) {
         lg_window_sweep(&e->rules[i].win, e->now_ms, LG_ENGINE_SWEEP_SLOTS);
         lg_blocktab_sweep(&e->rules[i].blocks, e->now_ms, LG_ENGINE_SWEEP_SLOTS);
     }
 }
 
-static bool is_blocked(lg_engine *e, const lg_keys *k, int64_t ts_ms)
+/* Is ts covered by an alive block of a rule applying to k? Sets bit i of *may_exist when
+ * rule i's key may have a block record (the hint for window states made next). */
+static bool is_blocked(lg_engine *e, const lg_keys *k, int64_t ts_ms, unsigned *may_exist)
 {
+    *may_exist = 0;
     for (size_t i = 0; i < e->n_rules; i++) {
         lg_rule *r = &e->rules[i];
+        lg_keyhash h = k->h[r->conf.key];
         lg_blocktab_rec rec;
 
-        if (rule_applies(r, k) &&
-            lg_blocktab_get(&r->blocks, k->h[r->conf.key], e->now_ms, &rec) &&
-            lg_blocktab_covers(&rec, ts_ms))
+        /* most keys have a window entry that knows they have no block record */
+        if (!rule_applies(r, k) || !lg_window_block_hint(&r->win, h, e->now_ms))
+            continue;
+        if (!lg_blocktab_get(&r->blocks, h, e->now_ms, &rec)) {
+            lg_window_block_hint_set(&r->win, h, false);
+            continue;
+        }
+        *may_exist |= 1u << i;
+        if (lg_blocktab_covers(&rec, ts_ms))
             return true;
     }
     return false;
@@ -305,11 +321,12 @@ static bool is_blocked(lg_engine *e, const lg_keys *k, int64_t ts_ms)
 static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_block *blocks)
 {
     size_t n_blocks = 0;
+    unsigned hint;
 
     if (a->ts_ms > e->now_ms)
         e->now_ms = a->ts_ms;
     e->st.attempts++;
-    if (is_blocked(e, k, a->ts_ms)) {
+    if (is_blocked(e, k, a->ts_ms, &hint)) {
         a->outcome = LG_OUTCOME_BLOCKED;
         e->st.blocked++;
     } else if (a->ok) {
@@ -318,7 +335,8 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
         for (size_t i = 0; i < e->n_rules; i++) {
             lg_rule *r = &e->rules[i];
             if (rule_applies(r, k) && r->conf.reset_on_success &&
-                lg_window_clear(&r->win, k->h[r->conf.key], a->ts_ms, e->now_ms) != 0)
+                lg_window_clear(&r->win, k->h[r->conf.key], a->ts_ms, e->now_ms,
+                                (hint >> i) & 1) != 0)
                 e->st.keys_full++; /* its floor could not be kept */
         }
     } else {
@@ -332,7 +350,8 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
 
             if (!rule_applies(r, k))
                 continue;
-            switch (lg_window_fail(&r->win, h, a->ts_ms, e->now_ms, &since_ms)) {
+            switch (lg_window_fail(&r->win, h, a->ts_ms, e->now_ms, (hint >> i) & 1,
+                                   &since_ms)) {
             case LG_WINDOW_COUNTED:
                 break;
             case LG_WINDOW_LATE:
@@ -345,6 +364,7 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
                 if (lg_blocktab_decide(&r->blocks, h, since_ms, r->conf.block_for_ms,
                                        e->now_ms, &rec) != 0)
                     e->st.keys_full++; /* decided and published, but not remembered */
+                lg_window_block_hint_set(&r->win, h, true);
                 block_fill(r, a->user, a->user_len, a->ip, strnlen(a->ip, sizeof a->ip),
                            &rec, &blocks[n_blocks++]);
                 e->st.blocks++;
@@ -376,8 +396,6 @@ static void prefetch_meta(const lg_engine *e, const lg_keys *k)
         if (!rule_applies(r, k))
             continue;
         lg_keytab_prefetch_meta(&r->win.tab, k->h[r->conf.key]);
-        if (r->blocks.tab.count > 0)
-            lg_keytab_prefetch_meta(&r->blocks.tab, k->h[r->conf.key]);
     }
 }
 
@@ -385,8 +403,12 @@ static void prefetch_entry(const lg_engine *e, const lg_keys *k)
 {
     for (size_t i = 0; i < e->n_rules; i++) {
         const lg_rule *r = &e->rules[i];
-        if (rule_applies(r, k))
-            lg_keytab_prefetch_entry(&r->win.tab, k->h[r->conf.key]);
+        if (!rule_applies(r, k))
+            continue;
+        /* a key new to the window table will need the block table looked up */
+        if (!lg_keytab_prefetch_entry(&r->win.tab, k->h[r->conf.key], true) &&
+            r->blocks.tab.count > 0)
+            lg_keytab_prefetch_meta(&r->blocks.tab, k->h[r->conf.key]);
     }
 }
 
@@ -467,8 +489,9 @@ int lg_engine_load_block(lg_engine *e, const lg_block *b)
         return rc;
     }
     /* as if decided here: the window is cleared up to since */
-    if (lg_window_clear(&r->win, k.h[r->conf.key], b->since_ms, e->now_ms) != 0)
+    if (lg_window_clear(&r->win, k.h[r->conf.key], b->since_ms, e->now_ms, true) != 0)
         e->st.keys_full++;
+    lg_window_block_hint_set(&r->win, k.h[r->conf.key], true);
     return 0;
 }
 

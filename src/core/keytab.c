@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/err.h"
 #include "core/lgassert.h"
@@ -69,21 +70,70 @@ static uint32_t chunks_for(uint32_t keys)
     return n == 0 ? 1 : (uint32_t)n;
 }
 
+/* Arrays of at least this many bytes are mapped directly and asked for transparent huge
+ * pages: every lookup lands on a random page, and with 4 KiB pages a large table misses
+ * the TLB on nearly every attempt. */
+#define LG_KEYTAB_HUGE_MIN (2u << 20)
+#define LG_KEYTAB_HUGE_PAGE (2u << 20)
+
+static size_t mapped_size(size_t bytes)
+{
+    return (bytes + LG_KEYTAB_HUGE_PAGE - 1) & ~(size_t)(LG_KEYTAB_HUGE_PAGE - 1);
+}
+
+/* Zeroed memory; pages never touched cost nothing. */
+static void *zalloc(size_t bytes)
+{
+    if (bytes < LG_KEYTAB_HUGE_MIN)
+        return calloc(1, bytes);
+    void *p = mmap(NULL, mapped_size(bytes), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    (void)madvise(p, mapped_size(bytes), MADV_HUGEPAGE); /* a hint: fine if refused */
+    return p;
+}
+
+static void zfree(void *p, size_t bytes)
+{
+    if (p == NULL)
+        return;
+    if (bytes < LG_KEYTAB_HUGE_MIN)
+        free(p);
+    else
+        munmap(p, mapped_size(bytes));
+}
+
+static size_t chunks_bytes(uint32_t n_chunks)
+{
+    return (size_t)n_chunks * sizeof(lg_keytab_chunk);
+}
+
+static size_t entries_bytes(size_t stride, uint32_t n_chunks)
+{
+    return (size_t)n_chunks * LG_KEYTAB_CHUNK_SLOTS * stride;
+}
+
 static int alloc_arrays(size_t stride, uint32_t n_chunks, lg_keytab_chunk **chunks,
                         unsigned char **entries)
 {
-    /* calloc: large tables come zeroed from mmap, so untouched pages cost no memory */
-    lg_keytab_chunk *c = calloc(n_chunks, sizeof *c);
-    unsigned char *e = calloc((size_t)n_chunks * LG_KEYTAB_CHUNK_SLOTS, stride);
+    lg_keytab_chunk *c = zalloc(chunks_bytes(n_chunks));
+    unsigned char *e = zalloc(entries_bytes(stride, n_chunks));
 
     if (c == NULL || e == NULL) {
-        free(c);
-        free(e);
+        zfree(c, chunks_bytes(n_chunks));
+        zfree(e, entries_bytes(stride, n_chunks));
         return LG_ENOMEM;
     }
     *chunks = c;
     *entries = e;
     return 0;
+}
+
+static void free_arrays(lg_keytab *t)
+{
+    zfree(t->chunks, chunks_bytes(t->n_chunks));
+    zfree(t->entries, entries_bytes(t->stride, t->n_chunks));
 }
 
 int lg_keytab_init(lg_keytab *t, size_t stride, uint32_t keys_max, bool grow,
@@ -110,8 +160,7 @@ void lg_keytab_destroy(lg_keytab *t)
 {
     if (t == NULL)
         return;
-    free(t->chunks);
-    free(t->entries);
+    free_arrays(t);
     memset(t, 0, sizeof *t);
 }
 
@@ -185,8 +234,7 @@ static int grow(lg_keytab *t)
             memcpy(place(&bigger, entry_fp(old)), old, t->stride);
     }
     lg_assert(bigger.count == t->count);
-    free(t->chunks);
-    free(t->entries);
+    free_arrays(t);
     *t = bigger;
     return 0;
 }
@@ -229,22 +277,9 @@ void lg_keytab_remove(lg_keytab *t, void *entry)
     t->count--;
 }
 
-size_t lg_keytab_slots(const lg_keytab *t)
-{
-    return (size_t)t->n_chunks * LG_KEYTAB_CHUNK_SLOTS;
-}
-
-void *lg_keytab_slot(const lg_keytab *t, size_t i)
-{
-    lg_assert(i < lg_keytab_slots(t));
-    if (t->chunks[i / LG_KEYTAB_CHUNK_SLOTS].tags[i % LG_KEYTAB_CHUNK_SLOTS] == 0)
-        return NULL;
-    return entry_at(t, i);
-}
-
 size_t lg_keytab_bytes(const lg_keytab *t)
 {
-    return (size_t)t->n_chunks * sizeof(lg_keytab_chunk) + lg_keytab_slots(t) * t->stride;
+    return chunks_bytes(t->n_chunks) + entries_bytes(t->stride, t->n_chunks);
 }
 
 void lg_keytab_prefetch_meta(const lg_keytab *t, lg_keyhash h)
@@ -252,18 +287,20 @@ void lg_keytab_prefetch_meta(const lg_keytab *t, lg_keyhash h)
     __builtin_prefetch(&t->chunks[home_of(t->n_chunks, h)], 0, 3);
 }
 
-void lg_keytab_prefetch_entry(const lg_keytab *t, lg_keyhash h)
+bool lg_keytab_prefetch_entry(const lg_keytab *t, lg_keyhash h, bool for_insert)
 {
     uint32_t c = home_of(t->n_chunks, h);
     const lg_keytab_chunk *ch = &t->chunks[c];
     uint32_t m = chunk_match(ch, tag_of(h));
+    bool present = m != 0;
 
-    if (m == 0)
+    if (m == 0 && for_insert)
         m = chunk_match(ch, 0); /* a new key: the slot an insert would take */
     if (m == 0)
-        return;
+        return present;
     const unsigned char *e = entry_at(t, (size_t)c * LG_KEYTAB_CHUNK_SLOTS +
                                              (unsigned)__builtin_ctz(m));
     __builtin_prefetch(e, 1, 3);
     __builtin_prefetch(e + t->stride - 1, 1, 3);
+    return present;
 }

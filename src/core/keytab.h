@@ -59,9 +59,19 @@ int lg_keytab_insert(lg_keytab *t, lg_keyhash h, void **out);
 /* Removes the entry (a pointer returned by find, insert or slot). */
 void lg_keytab_remove(lg_keytab *t, void *entry);
 
-/* Number of slots, and the entry in slot i (NULL when empty): for sweeping cursors. */
-size_t lg_keytab_slots(const lg_keytab *t);
-void *lg_keytab_slot(const lg_keytab *t, size_t i);
+/* Number of slots, and the entry in slot i < slots (NULL when empty): for sweeping
+ * cursors, inline because sweeps run on every attempt. */
+static inline size_t lg_keytab_slots(const lg_keytab *t)
+{
+    return (size_t)t->n_chunks * LG_KEYTAB_CHUNK_SLOTS;
+}
+
+static inline void *lg_keytab_slot(const lg_keytab *t, size_t i)
+{
+    if (t->chunks[i / LG_KEYTAB_CHUNK_SLOTS].tags[i % LG_KEYTAB_CHUNK_SLOTS] == 0)
+        return NULL;
+    return t->entries + i * t->stride;
+}
 
 /* Bytes held by the table. */
 size_t lg_keytab_bytes(const lg_keytab *t);
@@ -69,6 +79,8 @@ size_t lg_keytab_bytes(const lg_keytab *t);
 /* Latency hiding for batches: start loading h's metadata; later, read it and start
  * loading the entry h would use. Hints only: they change no state. */
 void lg_keytab_prefetch_meta(const lg_keytab *t, lg_keyhash h);
-void lg_keytab_prefetch_entry(const lg_keytab *t, lg_keyhash h);
+/* Returns whether h's tag is in its home chunk (h is probably present); with for_insert
+ * false nothing is loaded when it is not. */
+bool lg_keytab_prefetch_entry(const lg_keytab *t, lg_keyhash h, bool for_insert);
 
 #endif

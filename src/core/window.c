@@ -24,7 +24,8 @@ typedef struct wentry {
     int64_t last_ms;    /* L */
     uint32_t floor_gap; /* B = L - window_ms + floor_gap */
     uint8_t n;          /* |W| */
-    uint8_t pad[3];
+    uint8_t block_hint; /* 0: h has no block record; 1: it may have one */
+    uint8_t pad[2];
     uint32_t d[];       /* L - t of each member, n of them, < window_ms - floor_gap */
 } wentry;
 
@@ -63,7 +64,8 @@ static inline bool idle(const lg_window *w, int64_t last_ms, int64_t now_ms)
 
 /* Finds h's live state; an idle one is reset in place to "no state" (n = 0 and L = ts,
  * gap 0: nothing counted, B = ts - window_ms) and reported through *fresh. */
-static wentry *lookup(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms, bool *fresh)
+static wentry *lookup(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
+                      bool block_hint, bool *fresh)
 {
     wentry *e = lg_keytab_find(&w->tab, h);
 
@@ -76,12 +78,14 @@ static wentry *lookup(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
         e->last_ms = ts_ms;
         e->floor_gap = 0;
         e->n = 0;
+        e->block_hint = block_hint;
     }
     return e;
 }
 
 /* Inserts h as a new key with no state (L = ts_ms). NULL when the table stays full. */
-static wentry *insert(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms)
+static wentry *insert(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
+                      bool block_hint)
 {
     void *slot = NULL;
     int rc = lg_keytab_insert(&w->tab, h, &slot);
@@ -92,17 +96,18 @@ static wentry *insert(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms)
         return NULL;
     wentry *e = slot;
     e->last_ms = ts_ms;
+    e->block_hint = block_hint;
     return e;
 }
 
 lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
-                                int64_t *since_ms)
+                                bool block_hint, int64_t *since_ms)
 {
     bool fresh;
     wentry *e;
 
     lg_assert(now_ms >= ts_ms);
-    e = lookup(w, h, ts_ms, now_ms, &fresh);
+    e = lookup(w, h, ts_ms, now_ms, block_hint, &fresh);
     if (fresh && idle(w, ts_ms, now_ms)) {
         /* state made by this failure would be idle at once: nothing to keep, but it
          * counts, and alone it completes a threshold of 1 */
@@ -114,7 +119,7 @@ lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, int64_t ts_ms, int64
         return LG_WINDOW_BLOCK;
     }
     if (e == NULL) {
-        e = insert(w, h, ts_ms, now_ms);
+        e = insert(w, h, ts_ms, now_ms, block_hint);
         if (e == NULL)
             return LG_WINDOW_FULL;
     }
@@ -152,10 +157,11 @@ lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, int64_t ts_ms, int64
     return LG_WINDOW_COUNTED;
 }
 
-int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms)
+int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
+                    bool block_hint)
 {
     bool fresh;
-    wentry *e = lookup(w, h, ts_ms, now_ms, &fresh);
+    wentry *e = lookup(w, h, ts_ms, now_ms, block_hint, &fresh);
 
     if (fresh) {
         if (idle(w, ts_ms, now_ms)) {
@@ -164,7 +170,7 @@ int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms)
                 lg_keytab_remove(&w->tab, e);
             return 0;
         }
-        if (e == NULL && (e = insert(w, h, ts_ms, now_ms)) == NULL)
+        if (e == NULL && (e = insert(w, h, ts_ms, now_ms, block_hint)) == NULL)
             return LG_EFULL;
     }
     if (ts_ms >= e->last_ms) {
@@ -186,11 +192,28 @@ int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms)
     return 0;
 }
 
+bool lg_window_block_hint(const lg_window *w, lg_keyhash h, int64_t now_ms)
+{
+    const wentry *e = lg_keytab_find(&w->tab, h);
+
+    return e == NULL || idle(w, e->last_ms, now_ms) || e->block_hint != 0;
+}
+
+void lg_window_block_hint_set(lg_window *w, lg_keyhash h, bool may_exist)
+{
+    wentry *e = lg_keytab_find(&w->tab, h);
+
+    if (e != NULL)
+        e->block_hint = may_exist ? 1 : 0;
+}
+
 uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots)
 {
     size_t n_slots = lg_keytab_slots(&w->tab);
     uint32_t freed = 0;
 
+    if (w->tab.count == 0)
+        return 0;
     for (uint32_t i = 0; i < slots; i++) {
         wentry *e = lg_keytab_slot(&w->tab, w->cursor);
 

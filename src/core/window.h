@@ -44,13 +44,23 @@ typedef enum {
 int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t keys_max);
 void lg_window_destroy(lg_window *w);
 
-/* Counts a failure at ts_ms for key h; now_ms is the engine clock (>= ts_ms). */
+/* Counts a failure at ts_ms for key h; now_ms is the engine clock (>= ts_ms).
+ * block_hint initialises the hint of a state this call creates (see below). */
 lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
-                                int64_t *since_ms);
+                                bool block_hint, int64_t *since_ms);
 
 /* Clears h's window up to ts_ms: a success, or a block starting at ts_ms (decided here or
  * loaded). Returns 0, or LG_EFULL when the key is new and the table is full. */
-int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms);
+int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
+                    bool block_hint);
+
+/* Block hint, so that most attempts skip the block table: false only when h has live
+ * state whose hint says no block record exists for it. A state gets the hint its creator
+ * passes (what the caller's block table lookup just found); lg_window_block_hint_set
+ * updates it when a record is made or found missing. A stale "may exist" (record since
+ * expired or forgotten) costs only a lookup; "none" must never be stale. */
+bool lg_window_block_hint(const lg_window *w, lg_keyhash h, int64_t now_ms);
+void lg_window_block_hint_set(lg_window *w, lg_keyhash h, bool may_exist);
 
 /* Looks at up to `slots` slots from the cursor and frees idle states; returns how many. */
 uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots);
