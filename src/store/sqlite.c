@@ -5,8 +5,9 @@
  * each use. A batch (lg_store_put) is one BEGIN IMMEDIATE transaction - the write lock is
  * taken up front, so a second process waits in the busy handler at BEGIN instead of
  * failing half-way - with INSERT OR IGNORE, which makes redelivered batches no-ops.
- * Attempts go in ATTEMPT_ROWS_PER_STMT rows per INSERT, which halves the per-row VM
- * overhead (bench/bench_store.c). SQLITE_* codes become LG_E* here and the sqlite
+ * Attempts go in ATTEMPT_ROWS_PER_STMT rows per INSERT, which saved about a quarter of
+ * the CPU per row in bench_store. A batch is bounded (LG_STORE_BATCH_MAX attempts, one
+ * block per rule per attempt); over it, LG_ETOOBIG. SQLITE_* codes become LG_E* here and the sqlite
  * message is logged once, where it is translated. Pragmas and schema: sqlite_schema.c.
  */
 #include "store/store.h"
@@ -18,8 +19,12 @@
 
 #include "core/err.h"
 #include "core/lgassert.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "store/sqlite_int.h"
+
+/* Blocks in one batch: at most one per enabled rule per attempt. */
+#define SQ_BATCH_BLOCKS_MAX (LG_RULES_MAX * LG_STORE_BATCH_MAX)
 
 /* Attempts bound per multi-row INSERT: 8 parameters each, far below SQLite's 32766. */
 #define ATTEMPT_ROWS_PER_STMT 32
@@ -322,7 +327,10 @@ static int sq_put(lg_store *base, const lg_attempt *attempts, size_t n_attempts,
     size_t added = 0;
     int rc;
 
-    /* refuse before writing anything: a batch goes in whole or not at all */
+    /* refuse before writing anything: a batch goes in whole or not at all. The bounds
+     * keep one transaction (and the WAL it writes) a known size. */
+    if (n_attempts > LG_STORE_BATCH_MAX || n_blocks > SQ_BATCH_BLOCKS_MAX)
+        return LG_ETOOBIG;
     for (size_t i = 0; i < n_attempts; i++)
         if (!sq_attempt_ok(&attempts[i]))
             return LG_EINVAL;

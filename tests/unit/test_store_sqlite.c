@@ -279,6 +279,21 @@ static void test_batch_sizes_around_the_multi_row_statement_all_insert(void **st
     lg_store_close(s);
 }
 
+static void test_batch_over_the_row_bound_is_refused_whole(void **state)
+{
+    fixture *f = *state;
+    lg_store *s = open_ok(f->path);
+    lg_attempt *a = attempts_make("big", LG_STORE_BATCH_MAX + 1, "u", 0);
+    size_t inserted = 99;
+
+    assert_int_equal(lg_store_put(s, a, LG_STORE_BATCH_MAX + 1, NULL, 0, &inserted),
+                     LG_ETOOBIG);
+    assert_int_equal(inserted, 99);
+    assert_int_equal(count_attempts(s), 0);
+    free(a);
+    lg_store_close(s);
+}
+
 static void test_blocks_are_unique_on_rule_key_and_since(void **state)
 {
     fixture *f = *state;
@@ -672,6 +687,7 @@ int main(void)
         T(test_open_of_a_path_in_a_missing_directory_says_why),
         T(test_same_batch_twice_inserts_nothing_the_second_time),
         T(test_batch_sizes_around_the_multi_row_statement_all_insert),
+        T(test_batch_over_the_row_bound_is_refused_whole),
         T(test_blocks_are_unique_on_rule_key_and_since),
         T(test_attempt_without_id_is_refused_and_nothing_is_written),
         T(test_batch_failing_mid_way_leaves_nothing_of_it),
