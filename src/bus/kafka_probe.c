@@ -31,9 +31,9 @@ static int probe_new(lg_kafka_bus *kb, rd_kafka_t **out)
     if (lg_bus__kafka_conf_set(conf, "group.id", LG_KAFKA_NO_GROUP, err, sizeof err) < 0 ||
         lg_bus__kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err) < 0 ||
         lg_bus__kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err) < 0 ||
-        lg_bus__kafka_conf_set(conf, "fetch.wait.max.ms", num, err, sizeof err) < 0 ||
-        /* one message is all a step needs; do not prefetch the partition */
-        lg_bus__kafka_conf_set(conf, "queued.min.messages", "1", err, sizeof err) < 0) {
+        /* queued.min.messages stays at its default: a low value makes the fetcher back
+         * off for ~1 s once a fetch overfills it, which stalled every other step */
+        lg_bus__kafka_conf_set(conf, "fetch.wait.max.ms", num, err, sizeof err) < 0) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
