@@ -34,7 +34,7 @@ cat > "$WORK/lg.conf" <<CONF
 jwt_secret = bench-secret-0123456789abcdef0123456789abcdef
 workers = $WORKERS
 CONF
-printf 'correct horse battery staple\n' | "$LG" users add alice --db "$WORK/lg.db" --config "$WORK/lg.conf" >/dev/null
+printf 'correct horse battery staple\n' | "$LG" users add bench_login --db "$WORK/lg.db" --config "$WORK/lg.conf" >/dev/null
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 "$LG" run --config "$WORK/lg.conf" --db "$WORK/lg.db" --port "$PORT" > "$WORK/blocks.jsonl" 2> "$WORK/run.log" &
@@ -95,34 +95,35 @@ cat > "$WORK/blocked.lua" <<'LUA'
 wrk.method = "POST"
 wrk.path = "/v1/login"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"user":"victim","password":"not-it","ip":"203.0.113.9"}'
+wrk.body = '{"user":"bench_victim","password":"not-it","ip":"203.0.113.9"}'
 LUA
 cat > "$WORK/login.lua" <<'LUA'
 wrk.method = "POST"
 wrk.path = "/v1/login"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"user":"alice","password":"correct horse battery staple"}'
+wrk.body = '{"user":"bench_login","password":"correct horse battery staple"}'
 LUA
 
 echo "loginguard HTTP bench: $SECS s per run, $CONNS connections, workers=$WORKERS, $(nproc) cores shared with the load generator"
 echo "server: $LG run --config $WORK/lg.conf (port $PORT)"
 echo
-echo "1. POST /v1/attempts   (wrk -t1 -c$CONNS -d${SECS}s --latency -s attempts.lua; loadgen --endpoint attempts)"
+echo "1. POST /v1/attempts   (wrk -t1 -c$CONNS -d${SECS}s --latency -s attempts.lua: 100k users, ok=true;"
+echo "   loadgen --endpoint attempts: the 200 ids of data/ids.json, so many answers are 423)"
 wrk_run attempts "$WORK/attempts.lua" "$CONNS"
 loadgen_run attempts --endpoint attempts --users "$ROOT/data/ids.json" --scenario random
 
 echo
-echo "2. POST /v1/login of a blocked user   (wrk ... -s blocked.lua; loadgen --users ['victim'])"
+echo "2. POST /v1/login of a blocked user   (wrk ... -s blocked.lua; loadgen --users ['bench_victim'])"
 for i in 1 2 3 4 5; do
     curl -s -o /dev/null -H 'Content-Type: application/json' \
-        -d "{\"user\":\"victim\",\"ip\":\"203.0.113.9\",\"ok\":false}" "$URL/v1/attempts"
+        -d "{\"user\":\"bench_victim\",\"ip\":\"203.0.113.9\",\"ok\":false}" "$URL/v1/attempts"
 done
 for _ in $(seq 1 100); do
-    curl -s "$URL/v1/blocks/victim" | grep -q '"blocked":true' && break; sleep 0.05
+    curl -s "$URL/v1/blocks/bench_victim" | grep -q '"blocked":true' && break; sleep 0.05
 done
-echo '["victim"]' > "$WORK/victim.json"
+echo '["bench_victim"]' > "$WORK/bench_victim.json"
 wrk_run blocked-login "$WORK/blocked.lua" "$CONNS"
-loadgen_run blocked-login --endpoint login --users "$WORK/victim.json" --scenario random
+loadgen_run blocked-login --endpoint login --users "$WORK/bench_victim.json" --scenario random
 
 echo
 echo "3. POST /v1/login with the right password (argon2id at the configured cost)"

@@ -7,13 +7,13 @@
 # it, stops the server with SIGTERM and summarises what the audit log holds.
 #   LG_BIN=path/to/loginguard    binary (default build/loginguard)
 #   DEMO_SECONDS=30              length of the random phase
-#   DEMO_RATE=80                 random logins per second (argon2id costs ~11 ms each)
+#   DEMO_RATE=40                 random logins per second (argon2id costs ~11 ms each)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LG=${LG_BIN:-$ROOT/build/loginguard}
 SECONDS_RANDOM=${DEMO_SECONDS:-30}
-RATE=${DEMO_RATE:-80}
+RATE=${DEMO_RATE:-40}
 [ -x "$LG" ] || { echo "demo: $LG not found; run 'make build' first" >&2; exit 1; }
 
 WORK=$(mktemp -d -t loginguard-demo.XXXXXX)

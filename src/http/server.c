@@ -37,8 +37,10 @@
 #define LG_HTTP_RESP_INLINE 1024
 /* how often the reaper looks for connections past their deadline */
 #define LG_HTTP_REAP_INTERVAL_MS 200
-/* libmicrohttpd log lines per second; the rest are counted and summarised */
+/* libmicrohttpd log lines per second; the rest are dropped */
 #define LG_HTTP_LOG_PER_S 10
+/* how long a connection over connections_max may take to send its request */
+#define LG_HTTP_OVER_GRACE_NS 1000000000LL
 
 /*
  * A tracked connection. deadline_ns is 0 while its request is being handled (the
@@ -52,6 +54,7 @@
 typedef struct lg_http_conn {
     struct lg_http_conn *prev, *next;
     int fd;
+    bool over; /* accepted past connections_max: its request gets 503 */
     _Atomic int64_t deadline_ns;
 } lg_http_conn;
 
@@ -62,6 +65,7 @@ struct lg_http_server {
     void *opaque;
     uint16_t port;
     int64_t timeout_ns;
+    uint32_t connections_max;
     _Atomic bool stopping;
     _Atomic uint64_t connections, in_flight, timeouts;
 
@@ -155,7 +159,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-        atomic_fetch_add(&s->connections, 1);
+        uint64_t open = atomic_fetch_add(&s->connections, 1) + 1;
         hc = calloc(1, sizeof *hc);
         if (hc == NULL || ci == NULL) {
             /* untracked: still served, bounded by the inactivity timeout only */
@@ -164,7 +168,9 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
             return;
         }
         hc->fd = ci->connect_fd;
-        atomic_store(&hc->deadline_ns, lg_mono_ns() + s->timeout_ns);
+        hc->over = open > s->connections_max;
+        atomic_store(&hc->deadline_ns, lg_mono_ns() + (hc->over ? LG_HTTP_OVER_GRACE_NS
+                                                                 : s->timeout_ns));
         pthread_mutex_lock(&s->conns_lock);
         hc->next = s->conns;
         if (s->conns != NULL)
@@ -250,7 +256,7 @@ static enum MHD_Result req_queue(lg_http_req *r)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     for (size_t i = 0; i < r->n_headers; i++)
         MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
-    if (atomic_load(&r->srv->stopping))
+    if (atomic_load(&r->srv->stopping) || (r->hc != NULL && r->hc->over))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
@@ -288,6 +294,10 @@ static enum MHD_Result req_check_headers(lg_http_req *r)
     bool body_method = strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ||
                        strcmp(r->method, "PATCH") == 0;
 
+    if (r->hc != NULL && r->hc->over) {
+        lg_http_req_header_add(r, "Retry-After", "1");
+        return req_reject(r, LG_HTTP_E_OVERLOADED, "too many connections");
+    }
     if (strlen(r->path) > LG_HTTP_URL_MAX)
         return req_reject(r, LG_HTTP_E_URI_TOO_LONG, NULL);
     if (cl != NULL) {
@@ -485,6 +495,7 @@ int lg_http_server_new(const lg_http_conf *conf, lg_http_handler handler,
     s->done = done;
     s->opaque = opaque;
     s->timeout_ns = (int64_t)conf->timeout_s * 1000000000LL;
+    s->connections_max = conf->connections_max;
     pthread_mutex_init(&s->conns_lock, NULL);
     pthread_mutex_init(&s->reaper_lock, NULL);
     pthread_condattr_t ca;
@@ -498,7 +509,7 @@ int lg_http_server_new(const lg_http_conf *conf, lg_http_handler handler,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conf->connections_max,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(conf->connections_max + LG_HTTP_CONNS_SPARE),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)conf->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LG_HTTP_CONN_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,

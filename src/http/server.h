@@ -6,9 +6,10 @@
  * Bounds enforced here, before a handler runs: body LG_HTTP_BODY_MAX (413, checked on
  * Content-Length up front and on the bytes that stream in), header memory
  * LG_HTTP_CONN_MEMORY (libmicrohttpd answers 431), path LG_HTTP_URL_MAX (414), a body
- * without Content-Length or chunked encoding (411), connections (connections_max:
- * libmicrohttpd accepts and at once closes connections over it, the client sees EOF),
- * and time: a connection gets timeout_s from the moment it is idle (accepted or its last
+ * without Content-Length or chunked encoding (411), connections (the next
+ * LG_HTTP_CONNS_SPARE connections over connections_max get 503 and are closed; past
+ * those, libmicrohttpd stops accepting and clients wait in the listen backlog until a
+ * connection ends), and time: a connection gets timeout_s from the moment it is idle (accepted or its last
  * response sent) until its next request is fully received; a client sending one byte per
  * second is cut off after timeout_s whatever the inactivity timeout says.
  *
@@ -33,6 +34,10 @@ typedef struct lg_http_req lg_http_req;
 /* response headers a handler may add (Retry-After, Allow, WWW-Authenticate, ...) */
 #define LG_HTTP_RESP_HEADERS_MAX 4
 #define LG_HTTP_HEADER_VALUE_MAX 128
+/* connections accepted past connections_max only to be answered 503: libmicrohttpd
+ * itself stops accepting at its limit (clients then wait in the listen backlog), so its
+ * limit is connections_max plus this spare */
+#define LG_HTTP_CONNS_SPARE 64
 /* body bytes read past LG_HTTP_BODY_MAX (chunked uploads) before the connection is
  * dropped without an answer: a 413 can only be sent once the body has been read */
 #define LG_HTTP_DISCARD_MAX (1024 * 1024)

@@ -3,7 +3,8 @@
  * answers deferred to another thread (late, and early: before the handler returns),
  * bodies over the inline size, the bounds checked before the handler (411, 413 at
  * LG_HTTP_BODY_MAX and one byte more, 414), keep-alive, a whole-request timeout for a
- * client that keeps sending slowly, and a drain that waits for deferred requests.
+ * client that keeps sending slowly, 503 for a connection over connections_max, and a
+ * drain that waits for deferred requests.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -362,6 +363,30 @@ static void test_client_sending_slowly_is_cut_after_timeout(void **state)
     assert_true(cut_at <= 8);  /* and not much after (reaper period 200 ms) */
 }
 
+/* Over connections_max, a connection's request is answered 503 + Connection: close;
+ * the connections within the bound are unaffected, and once they are released new
+ * connections are served again. */
+static void test_connection_over_the_limit_gets_503_and_server_recovers(void **state)
+{
+    fixture *f = *state; /* connections_max = 64 */
+    int fds[64];
+    char buf[4096];
+    for (int i = 0; i < 64; i++)
+        fds[i] = connect_to(f->port);
+    sleep_ms(200); /* let the server accept them all */
+    assert_int_equal(get(f->port, "/echo-len", buf, sizeof buf), 503);
+    assert_non_null(strstr(buf, "too many connections"));
+    assert_non_null(strcasestr(buf, "Connection: close"));
+    assert_non_null(strstr(buf, "Retry-After: 1"));
+    /* one of the 64 is still served */
+    send_all(fds[0], "GET /echo-len HTTP/1.1\r\nHost: t\r\n\r\n", 35);
+    assert_int_equal(read_response(fds[0], buf, sizeof buf, NULL), 200);
+    for (int i = 0; i < 64; i++)
+        close(fds[i]);
+    sleep_ms(200);
+    assert_int_equal(get(f->port, "/echo-len", buf, sizeof buf), 200);
+}
+
 static void test_drain_waits_for_deferred_requests(void **state)
 {
     fixture *f = *state;
@@ -400,6 +425,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_done_callback_sees_every_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_sending_slowly_is_cut_after_timeout,
                                         setup_short_timeout, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_connection_over_the_limit_gets_503_and_server_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_waits_for_deferred_requests, setup,
                                         teardown),
     };
