@@ -1,0 +1,441 @@
+"""clusterlib.py - a loginguard cluster on loopback for the cluster e2e tests and benches.
+
+Starts, in a temp dir: the mock Kafka cluster (build/lg-kafka-mock), detectors and API
+instances (`loginguard detector|api --bus kafka://...`) sharing one SQLite store, and
+HAProxy with the committed deploy/haproxy.cfg in front of the APIs. Every process is
+tracked by lgtest (killed when the test exits); waits are bounded. Also: a load client
+for POST /v1/attempts that records the id of every acknowledged (202) attempt, and
+readers of the audit store (audit --all, blocks table) and of `loginguard replay`.
+"""
+import json
+import os
+import random
+import select
+import signal
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+import http.client
+
+import lgtest
+from lgtest import check, fail
+
+MOCK_BIN = os.path.join(lgtest.BUILD_DIR, "lg-kafka-mock")
+HAPROXY_CFG = os.path.join(lgtest.SRC_DIR, "deploy", "haproxy.cfg")
+HAPROXY_BIN = os.environ.get("LG_HAPROXY", "haproxy")
+JWT_SECRET = "cluster-e2e-secret-0123456789abcdef0123456789"
+# most API instances deploy/haproxy.cfg declares (LG_API1..LG_API5)
+HAPROXY_SERVERS_MAX = 5
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def have_haproxy():
+    try:
+        return subprocess.run([HAPROXY_BIN, "-v"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def skip(reason):
+    """CTest has no skip code for plain commands: say why and pass."""
+    print("SKIP: " + reason)
+    raise SystemExit(0)
+
+
+class Proc:
+    """One role process: its Popen, name, log file and (for APIs) port."""
+
+    def __init__(self, name, popen, log, port=None):
+        self.name, self.p, self.log, self.port = name, popen, log, port
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def log_text(self):
+        try:
+            with open(self.log, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Cluster:
+    """A cluster in its own temp dir. Typical use:
+        c = Cluster(partitions=12); c.start(detectors=2, apis=3)
+        ... c.kill(c.detectors[0]) ...
+        c.stop()"""
+
+    def __init__(self, partitions=6, brokers=3, rule=None, log_level="info"):
+        self.dir = lgtest.tmpdir("lg-cluster-")
+        self.db = os.path.join(self.dir, "store.db")
+        self.config = os.path.join(self.dir, "loginguard.conf")
+        self.partitions, self.brokers = partitions, brokers
+        self.bootstrap = None
+        self.mock = None
+        self.detectors, self.apis = [], []
+        self.haproxy = None
+        self.haproxy_port = None
+        self.env = {"LG_JWT_SECRET": JWT_SECRET}
+        lines = ["[log]", "level = %s" % log_level, "[store]", "url = %s" % self.db]
+        if rule:
+            lines.append("[rule user]")
+            lines += ["%s = %s" % kv for kv in rule.items()]
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    # --- processes ----------------------------------------------------------------------
+
+    def start_kafka(self, timeout=20):
+        check(os.access(MOCK_BIN, os.X_OK), "no mock kafka at %s (build lg-kafka-mock)" % MOCK_BIN)
+        log = os.path.join(self.dir, "kafka.log")
+        p = subprocess.Popen([MOCK_BIN, "--brokers", str(self.brokers), "--partitions",
+                              str(self.partitions)], stdout=subprocess.PIPE,
+                             stderr=open(log, "wb"))
+        lgtest._procs.append(p)
+        self.mock = Proc("kafka", p, log)
+        deadline = time.time() + timeout
+        line = b""
+        while time.time() < deadline and not line.endswith(b"\n"):
+            r, _, _ = select.select([p.stdout], [], [], 0.2)
+            if r:
+                ch = os.read(p.stdout.fileno(), 1)
+                if not ch:
+                    break
+                line += ch
+        text = line.decode().strip()
+        check(text.startswith("BOOTSTRAP "), "lg-kafka-mock did not print BOOTSTRAP within "
+              "%ss (got %r; log %s)" % (timeout, text, log))
+        self.bootstrap = text.split(" ", 1)[1]
+        return self.bootstrap
+
+    def bus_url(self):
+        return "kafka://" + self.bootstrap
+
+    def add_users(self, names, password="correct horse battery", admin=False):
+        for n in names:
+            args = ["loginguard", "users", "add", n, "--db", self.db]
+            if admin:
+                args.append("--admin")
+            r = lgtest.run(args, input=password + "\n", env=self.env, timeout=60)
+            check(r.returncode == 0, "users add %s: rc=%d %s" % (n, r.returncode, r.stderr))
+
+    def start_detector(self, name=None):
+        name = name or "detector-%d" % (len(self.detectors) + 1)
+        log = os.path.join(self.dir, name + ".log")
+        p = lgtest.start(["loginguard", "detector", "--bus", self.bus_url(), "--store", self.db,
+                          "--config", self.config], log_path=log, env=self.env)
+        d = Proc(name, p, log)
+        self.detectors.append(d)
+        return d
+
+    def start_api(self, name=None, port=None):
+        name = name or "api-%d" % (len(self.apis) + 1)
+        port = port or lgtest.free_port()
+        log = os.path.join(self.dir, name + ".log")
+        p = lgtest.start(["loginguard", "api", "--bus", self.bus_url(), "--store", self.db,
+                          "--config", self.config, "--port", str(port), "--name", name],
+                         log_path=log, env=self.env)
+        a = Proc(name, p, log, port)
+        self.apis.append(a)
+        return a
+
+    def wait_api_ready(self, api, timeout=30):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            if not api.alive():
+                fail("%s exited (rc=%s); log:\n%s" % (api.name, api.p.returncode,
+                                                      api.log_text()[-2000:]))
+            try:
+                last, _, _ = lgtest.request(api.port, "GET", "/healthz", timeout=2)
+                if last == 200:
+                    return
+            except OSError as e:
+                last = e
+            time.sleep(0.05)
+        fail("%s /healthz not 200 within %ss (last %s)" % (api.name, timeout, last))
+
+    def start_haproxy(self, apis=None, port=None, timeout=15):
+        apis = apis if apis is not None else self.apis
+        check(1 <= len(apis) <= HAPROXY_SERVERS_MAX, "haproxy.cfg declares 1..5 servers")
+        self.haproxy_port = port or lgtest.free_port()
+        env = {"LG_HAPROXY_BIND": "127.0.0.1:%d" % self.haproxy_port, "LG_RUN_DIR": self.dir}
+        for i, a in enumerate(apis):
+            env["LG_API%d" % (i + 1)] = "127.0.0.1:%d" % a.port
+        log = os.path.join(self.dir, "haproxy.log")
+        p = lgtest.start([HAPROXY_BIN, "-f", HAPROXY_CFG, "-db"], log_path=log, env=env)
+        self.haproxy = Proc("haproxy", p, log, self.haproxy_port)
+        names = ["api%d" % (i + 1) for i in range(len(apis))]
+        lgtest.wait_until(lambda: self._servers_up(names), timeout,
+                          "haproxy to see %s UP (log %s)" % (names, log))
+
+    def _servers_up(self, names):
+        if not self.haproxy.alive():
+            fail("haproxy exited: " + self.haproxy.log_text()[-2000:])
+        try:
+            st = self.haproxy_states()
+        except OSError:
+            return False
+        return all(st.get(n) == "UP" for n in names)
+
+    def haproxy_states(self):
+        """{server name: status} of backend lg_api from the admin socket ("show stat")."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(2)
+        try:
+            s.connect(os.path.join(self.dir, "haproxy.sock"))
+            s.sendall(b"show stat\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        lines = data.decode(errors="replace").splitlines()
+        if not lines or not lines[0].startswith("# "):
+            return {}
+        cols = lines[0][2:].split(",")
+        out = {}
+        for ln in lines[1:]:
+            row = dict(zip(cols, ln.split(",")))
+            if row.get("pxname") == "lg_api" and row.get("svname") not in ("BACKEND", None):
+                out[row["svname"]] = row.get("status", "")
+        return out
+
+    def start(self, detectors=2, apis=3, haproxy=True, users=()):
+        """Everything, in dependency order, each waited for: kafka, store (users),
+        detectors (until each holds partitions), APIs (until /healthz 200), HAProxy."""
+        self.start_kafka()
+        self.add_users(list(users) or ["cluster-probe"])
+        for _ in range(detectors):
+            self.start_detector()
+        for _ in range(apis):
+            self.start_api()
+        for a in self.apis:
+            self.wait_api_ready(a)
+        if detectors:
+            self.wait_detectors_assigned(self.detectors, timeout=40)
+        if haproxy and apis:
+            self.start_haproxy()
+
+    def kill(self, proc, sig=signal.SIGKILL):
+        if proc.alive():
+            proc.p.send_signal(sig)
+        proc.p.wait(30)
+
+    def stop(self):
+        """SIGTERM everything (APIs and HAProxy first, detectors drain, kafka last)."""
+        order = ([self.haproxy] if self.haproxy else []) + self.apis + self.detectors + \
+            ([self.mock] if self.mock else [])
+        for pr in order:
+            if pr.alive():
+                pr.p.send_signal(signal.SIGTERM)
+            try:
+                pr.p.wait(20)
+            except subprocess.TimeoutExpired:
+                pr.p.kill()
+                pr.p.wait()
+        if os.environ.get("LG_KEEP_CLUSTER") is None:
+            subprocess.run(["rm", "-rf", self.dir])
+        else:
+            print("cluster dir kept: " + self.dir)
+
+    # --- detector partitions (from their logs) -----------------------------------------
+
+    @staticmethod
+    def partitions_of(det):
+        """Partitions of lg.attempts this detector holds, from its latest rebalance lines
+        ("consumer topic=lg.attempts group=G assigned|revoked partitions=0,1,2")."""
+        held = set()
+        for ln in det.log_text().splitlines():
+            if "consumer topic=lg.attempts rebalance error" in ln:
+                held = set()  # the consumer unassigned everything
+                continue
+            if "consumer topic=lg.attempts" not in ln or "partitions=" not in ln:
+                continue
+            parts = {int(x) for x in ln.rsplit("partitions=", 1)[1].split(",") if x.strip()}
+            if " assigned " in ln:
+                held |= parts
+            elif " revoked " in ln or " lost " in ln:
+                held -= parts
+        return held
+
+    def wait_detectors_assigned(self, dets, timeout=40, all_partitions=True):
+        """Until every detector in dets holds partitions and, together, all of them."""
+        def ok():
+            for d in dets:
+                if not d.alive():
+                    fail("%s exited: %s" % (d.name, d.log_text()[-2000:]))
+            held = [self.partitions_of(d) for d in dets]
+            if not all(held):
+                return False
+            union = set().union(*held)
+            return not all_partitions or union == set(range(self.partitions))
+        lgtest.wait_until(ok, timeout, "detectors %s to hold all %d partitions" %
+                          ([d.name for d in dets], self.partitions))
+
+    # --- store and replay --------------------------------------------------------------
+
+    def store_count(self):
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=10)
+        try:
+            return con.execute("SELECT count(*) FROM attempts").fetchone()[0]
+        finally:
+            con.close()
+
+    def wait_store_stable(self, at_least=0, stable_s=3.0, timeout=90):
+        """Polls the attempts count until it is >= at_least and then unchanged for stable_s
+        (stability alone is not enough: a detector rebuilding windows writes nothing)."""
+        deadline = time.time() + timeout
+        last, since = -1, time.time()
+        while time.time() < deadline:
+            n = self.store_count()
+            if n != last:
+                last, since = n, time.time()
+            elif n >= at_least and time.time() - since >= stable_s:
+                return n
+            time.sleep(0.25)
+        fail("store count did not settle at >= %d within %ss (last %d)" % (at_least, timeout, last))
+
+    def store_blocks(self):
+        """Set of (rule, user, since, until, level) in the store's blocks table."""
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=10)
+        try:
+            return {tuple(r) for r in con.execute(
+                "SELECT rule, user, since, until, level FROM blocks")}
+        finally:
+            con.close()
+
+    def audit_all(self):
+        """(raw JSON lines text, list of attempts) from `loginguard audit --all`."""
+        r = lgtest.run(["loginguard", "audit", "--all", "--db", self.db], timeout=120)
+        check(r.returncode == 0, "audit --all: rc=%d %s" % (r.returncode, r.stderr[-500:]))
+        return r.stdout, [json.loads(ln) for ln in r.stdout.splitlines() if ln.strip()]
+
+    def replay_blocks(self, attempts_text):
+        """Set of (rule, user, since, until, level) that `loginguard replay` decides."""
+        path = os.path.join(self.dir, "attempts.jsonl")
+        with open(path, "w") as f:
+            f.write(attempts_text)
+        r = lgtest.run(["loginguard", "replay", path, "--config", self.config], timeout=120)
+        check(r.returncode == 0, "replay: rc=%d %s" % (r.returncode, r.stderr[-500:]))
+        out = set()
+        for ln in r.stdout.splitlines():
+            if ln.strip():
+                b = json.loads(ln)
+                out.add((b["rule"], b["user"], b["since"], b["until"], b["level"]))
+        return out
+
+
+# --- load client ----------------------------------------------------------------------
+
+class AttemptLoad:
+    """Closed-loop POST /v1/attempts from `threads` threads, each on one keep-alive
+    connection to port. Each thread owns its users (user i -> thread i % threads) and
+    sends them strictly increasing ts, so every user's attempts are published in ts order
+    and a replay judges them in the order the detector did. fail_ratio of attempts fail;
+    users are drawn from a small pool so bursts of 5 failures (blocks) happen.
+
+    Bounded by max_requests and max_s. Records: acked ids (202), statuses, failures
+    (transport errors and 5xx), per-second counts."""
+
+    def __init__(self, port, users, threads=8, fail_ratio=0.9, max_requests=20000, max_s=30,
+                 seed=1, timeout=10):
+        self.port, self.users, self.threads = port, list(users), threads
+        self.fail_ratio, self.max_requests, self.max_s = fail_ratio, max_requests, max_s
+        self.seed, self.timeout = seed, timeout
+        self.lock = threading.Lock()
+        self.acked = []
+        self.status = {}
+        self.failures = []  # (time, what)
+        self.sent = 0
+        self._stop = threading.Event()
+        self._workers = []
+        self.started = self.ended = None
+
+    def _take(self):
+        with self.lock:
+            if self.sent >= self.max_requests:
+                return False
+            self.sent += 1
+            return True
+
+    def _record(self, status, doc):
+        with self.lock:
+            self.status[status] = self.status.get(status, 0) + 1
+            if status == 202 and doc and "id" in doc:
+                self.acked.append(doc["id"])
+
+    def _worker(self, k):
+        rng = random.Random(self.seed * 1000 + k)
+        mine = [u for i, u in enumerate(self.users) if i % self.threads == k]
+        last_ts = {}
+        conn = None
+        deadline = self.started + self.max_s
+        while not self._stop.is_set() and time.time() < deadline and self._take():
+            user = rng.choice(mine)
+            ts = max(now_ms(), last_ts.get(user, 0) + 1)
+            last_ts[user] = ts
+            body = json.dumps({"user": user, "ip": "198.51.100.%d" % (k + 1),
+                               "ok": rng.random() >= self.fail_ratio, "ts": ts})
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+                conn.request("POST", "/v1/attempts", body=body,
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                raw = r.read()
+                doc = None
+                if r.status == 202:
+                    doc = json.loads(raw)
+                self._record(r.status, doc)
+                if r.status >= 500:
+                    with self.lock:
+                        self.failures.append((time.time(), "status %d" % r.status))
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException) as e:
+                with self.lock:
+                    self.failures.append((time.time(), "%s: %s" % (type(e).__name__, e)))
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    def start(self):
+        self.started = time.time()
+        for k in range(self.threads):
+            t = threading.Thread(target=self._worker, args=(k,), daemon=True)
+            t.start()
+            self._workers.append(t)
+        return self
+
+    def stop(self):
+        self._stop.set()
+
+    def join(self):
+        for t in self._workers:
+            t.join(self.max_s + self.timeout + 10)
+            check(not t.is_alive(), "a load thread did not finish")
+        self.ended = time.time()
+        return self
+
+    def recorded(self):
+        """Attempts surely on lg.attempts: a 202 or a 423 is sent only once the bus has
+        taken the attempt (a 423 is published with outcome "blocked")."""
+        return self.status.get(202, 0) + self.status.get(423, 0)
+
+    def summary(self):
+        el = (self.ended or time.time()) - self.started
+        return ("requests=%d in %.1fs (%.0f/s) statuses=%s acked=%d failures=%d" %
+                (self.sent, el, self.sent / el if el > 0 else 0, dict(sorted(self.status.items())),
+                 len(self.acked), len(self.failures)))
