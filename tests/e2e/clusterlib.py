@@ -439,3 +439,49 @@ class AttemptLoad:
         return ("requests=%d in %.1fs (%.0f/s) statuses=%s acked=%d failures=%d" %
                 (self.sent, el, self.sent / el if el > 0 else 0, dict(sorted(self.status.items())),
                  len(self.acked), len(self.failures)))
+
+
+# --- block propagation ------------------------------------------------------------------
+
+def block_propagation(port_a, port_b, n_users, prefix="prop", timeout_s=10):
+    """For each of n_users fresh users: 5 failures through POST /v1/attempts at instance A,
+    then the same request at instance B again and again until B answers 423. Returns the
+    list of seconds from A's response to the 5th failure to B's first 423 (the detector's
+    decision, lg.blocks, B's cache). Resolution: one Python request on loopback (~0.2 ms).
+    Every poll is an attempt too (recorded as blocked once the block holds)."""
+    a = http.client.HTTPConnection("127.0.0.1", port_a, timeout=10)
+    b = http.client.HTTPConnection("127.0.0.1", port_b, timeout=10)
+    hdrs = {"Content-Type": "application/json"}
+    out = []
+    try:
+        for i in range(n_users):
+            body = json.dumps({"user": "%s-%d-%d" % (prefix, os.getpid(), i),
+                               "ip": "198.51.100.8", "ok": False})
+            for k in range(5):
+                a.request("POST", "/v1/attempts", body=body, headers=hdrs)
+                r = a.getresponse()
+                r.read()
+                check(r.status == 202, "failure %d of user %d answered %d at A" %
+                      (k + 1, i, r.status))
+            t0 = time.perf_counter()
+            while True:
+                b.request("POST", "/v1/attempts", body=body, headers=hdrs)
+                r = b.getresponse()
+                r.read()
+                if r.status == 423:
+                    break
+                check(r.status == 202, "user %d answered %d at B" % (i, r.status))
+                check(time.perf_counter() - t0 < timeout_s,
+                      "user %d not refused at B within %ss" % (i, timeout_s))
+            out.append(time.perf_counter() - t0)
+    finally:
+        a.close()
+        b.close()
+    return out
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of a non-empty list."""
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
