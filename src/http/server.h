@@ -4,8 +4,9 @@
  * now or later from any thread.
  *
  * Bounds enforced here, before a handler runs: body LG_HTTP_BODY_MAX (413, checked on
- * Content-Length up front and on the bytes that stream in), header memory
- * LG_HTTP_CONN_MEMORY (libmicrohttpd answers 431), path LG_HTTP_URL_MAX (414), a body
+ * Content-Length up front and on the bytes that stream in), request line and headers
+ * LG_HTTP_HEADERS_SERVED (a bit past it libmicrohttpd runs out of its
+ * LG_HTTP_CONN_MEMORY per connection and answers 431), path LG_HTTP_URL_MAX (414), a body
  * without Content-Length or chunked encoding (411), connections (the next
  * LG_HTTP_CONNS_SPARE connections over connections_max get 503 and are closed; past
  * those, libmicrohttpd stops accepting and clients wait in the listen backlog until a

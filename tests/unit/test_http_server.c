@@ -2,9 +2,10 @@
  * test_http_server.c - lg_http_server on loopback with a test handler: immediate answers,
  * answers deferred to another thread (late, and early: before the handler returns),
  * bodies over the inline size, the bounds checked before the handler (411, 413 at
- * LG_HTTP_BODY_MAX and one byte more, 414), keep-alive, a whole-request timeout for a
- * client that keeps sending slowly, 503 for a connection over connections_max, and a
- * drain that waits for deferred requests.
+ * LG_HTTP_BODY_MAX and one byte more, 414, headers served up to LG_HTTP_HEADERS_SERVED
+ * and 431 far past it), keep-alive, a whole-request timeout for a client that keeps
+ * sending slowly, 503 for a connection over connections_max, and a drain that waits for
+ * deferred requests.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -325,6 +326,60 @@ static void test_path_over_url_max_is_414(void **state)
     assert_int_equal(get(f->port, path, buf, sizeof buf), 404);
 }
 
+/* Reads until the server closes; returns the status of the first response, -1 if none. */
+static int status_until_close(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    ssize_t n;
+
+    while (len + 1 < cap && (n = recv(fd, buf + len, cap - 1 - len, 0)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    if (strncmp(buf, "HTTP/1.1 ", 9) != 0)
+        return -1;
+    return (int)strtol(buf + 9, NULL, 10);
+}
+
+static void test_headers_up_to_headers_served_pass_and_far_over_get_431(void **state)
+{
+    fixture *f = *state;
+    static char req[4 * LG_HTTP_CONN_MEMORY];
+    char buf[4096];
+    const char *head = "GET /echo-len HTTP/1.1\r\nHost: t\r\nX-Pad: ";
+    size_t hl = strlen(head);
+    int fd;
+
+    /* request line and headers of exactly LG_HTTP_HEADERS_SERVED bytes: served */
+    memcpy(req, head, hl);
+    memset(req + hl, 'h', LG_HTTP_HEADERS_SERVED - hl - 4);
+    memcpy(req + LG_HTTP_HEADERS_SERVED - 4, "\r\n\r\n", 4);
+    assert_int_equal(exchange(f->port, req, LG_HTTP_HEADERS_SERVED, buf, sizeof buf), 200);
+    /* a longest path and a longest bearer token together fit as well */
+    {
+        char path[LG_HTTP_URL_MAX + 1];
+        int n;
+        path[0] = '/';
+        memset(path + 1, 'p', LG_HTTP_URL_MAX - 1);
+        path[LG_HTTP_URL_MAX] = '\0';
+        n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ",
+                     path);
+        memset(req + n, 't', LG_JWT_MAX);
+        n += LG_JWT_MAX;
+        n += snprintf(req + n, sizeof req - (size_t)n, "\r\n\r\n");
+        assert_int_equal(exchange(f->port, req, (size_t)n, buf, sizeof buf), 404);
+    }
+    /* twice the connection memory in one header: 431, then closed */
+    memcpy(req, head, hl);
+    memset(req + hl, 'h', 2 * LG_HTTP_CONN_MEMORY);
+    memcpy(req + hl + 2 * LG_HTTP_CONN_MEMORY, "\r\n\r\n", 4);
+    fd = connect_to(f->port);
+    send_all(fd, req, hl + 2 * LG_HTTP_CONN_MEMORY + 4);
+    assert_int_equal(status_until_close(fd, buf, sizeof buf), 431);
+    close(fd);
+    /* the server goes on */
+    assert_int_equal(get(f->port, "/echo-len", buf, sizeof buf), 200);
+}
+
 static void test_done_callback_sees_every_answer(void **state)
 {
     fixture *f = *state;
@@ -422,6 +477,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_post_without_length_or_chunked_is_411, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_path_over_url_max_is_414, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_headers_up_to_headers_served_pass_and_far_over_get_431, setup, teardown),
         cmocka_unit_test_setup_teardown(test_done_callback_sees_every_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_sending_slowly_is_cut_after_timeout,
                                         setup_short_timeout, teardown),
