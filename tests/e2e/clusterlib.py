@@ -30,6 +30,27 @@ JWT_SECRET = "cluster-e2e-secret-0123456789abcdef0123456789"
 HAPROXY_SERVERS_MAX = 5
 
 
+def free_port():
+    """A free loopback port BELOW the kernel's ephemeral range: the roles' many outgoing
+    Kafka connections take ephemeral ports, and one of them may grab a port that
+    lgtest.free_port() handed out before the API binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    return lgtest.free_port()
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -135,7 +156,7 @@ class Cluster:
 
     def start_api(self, name=None, port=None):
         name = name or "api-%d" % (len(self.apis) + 1)
-        port = port or lgtest.free_port()
+        port = port or free_port()
         log = os.path.join(self.dir, name + ".log")
         p = lgtest.start(["loginguard", "api", "--bus", self.bus_url(), "--store", self.db,
                           "--config", self.config, "--port", str(port), "--name", name],
@@ -163,7 +184,7 @@ class Cluster:
     def start_haproxy(self, apis=None, port=None, timeout=15):
         apis = apis if apis is not None else self.apis
         check(1 <= len(apis) <= HAPROXY_SERVERS_MAX, "haproxy.cfg declares 1..5 servers")
-        self.haproxy_port = port or lgtest.free_port()
+        self.haproxy_port = port or free_port()
         env = {"LG_HAPROXY_BIND": "127.0.0.1:%d" % self.haproxy_port, "LG_RUN_DIR": self.dir}
         for i, a in enumerate(apis):
             env["LG_API%d" % (i + 1)] = "127.0.0.1:%d" % a.port
