@@ -140,15 +140,26 @@ uint32_t lg_blocktab_sweep(lg_blocktab *bt, int64_t now_ms, uint32_t slots)
 
     if (bt->tab.count == 0)
         return 0;
-    for (uint32_t i = 0; i < slots; i++) {
+    /* a chunk at a time over slots [cursor, cursor + slots), as lg_window_sweep */
+    while (slots > 0) {
         if (bt->cursor >= n_slots)
-            bt->cursor = 0; /* the table may have grown or the cursor wrapped */
-        bentry *b = lg_keytab_slot(&bt->tab, bt->cursor);
-        if (b != NULL && expired(b, now_ms)) {
-            lg_keytab_remove(&bt->tab, b);
-            freed++;
+            bt->cursor = 0; /* the cursor wrapped (the table only ever grows) */
+        size_t c = bt->cursor / LG_KEYTAB_CHUNK_SLOTS;
+        unsigned s = (unsigned)(bt->cursor % LG_KEYTAB_CHUNK_SLOTS);
+        unsigned take = LG_KEYTAB_CHUNK_SLOTS - s < slots ? LG_KEYTAB_CHUNK_SLOTS - s : slots;
+        uint32_t used = (lg_keytab_chunk_used(&bt->tab, c) >> s) & ((1u << take) - 1);
+
+        while (used != 0) {
+            bentry *b = lg_keytab_slot(&bt->tab, bt->cursor + (unsigned)__builtin_ctz(used));
+
+            if (expired(b, now_ms)) {
+                lg_keytab_remove(&bt->tab, b);
+                freed++;
+            }
+            used &= used - 1;
         }
-        bt->cursor++;
+        slots -= take;
+        bt->cursor += take;
     }
     return freed;
 }

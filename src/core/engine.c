@@ -294,21 +294,22 @@ static void sweep(lg_engine *e)
     }
 }
 
-/* Is ts covered by an alive block of a rule applying to k? Sets bit i of *may_exist when
- * rule i's key may have a block record (the hint for window states made next). */
-static bool is_blocked(lg_engine *e, const lg_keys *k, int64_t ts_ms, unsigned *may_exist)
+/* Is ts covered by an alive block of a rule applying to k? went[i] is rule i's window
+ * entry for its key (found once per attempt); sets bit i of *may_exist when rule i's key
+ * may have a block record (the hint for window states made next). */
+static bool is_blocked(lg_engine *e, const lg_keys *k, lg_wentry *const *went,
+                       int64_t ts_ms, unsigned *may_exist)
 {
     *may_exist = 0;
     for (size_t i = 0; i < e->n_rules; i++) {
         lg_rule *r = &e->rules[i];
-        lg_keyhash h = k->h[r->conf.key];
         lg_blocktab_rec rec;
 
         /* most keys have a window entry that knows they have no block record */
-        if (!rule_applies(r, k) || !lg_window_block_hint(&r->win, h, e->now_ms))
+        if (!rule_applies(r, k) || !lg_window_hint(&r->win, went[i], e->now_ms))
             continue;
-        if (!lg_blocktab_get(&r->blocks, h, e->now_ms, &rec)) {
-            lg_window_block_hint_set(&r->win, h, false);
+        if (!lg_blocktab_get(&r->blocks, k->h[r->conf.key], e->now_ms, &rec)) {
+            lg_window_hint_set(went[i], false);
             continue;
         }
         *may_exist |= 1u << i;
@@ -320,13 +321,18 @@ static bool is_blocked(lg_engine *e, const lg_keys *k, int64_t ts_ms, unsigned *
 
 static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_block *blocks)
 {
+    lg_wentry *went[LG_RULES_MAX];
     size_t n_blocks = 0;
     unsigned hint;
 
     if (a->ts_ms > e->now_ms)
         e->now_ms = a->ts_ms;
     e->st.attempts++;
-    if (is_blocked(e, k, a->ts_ms, &hint)) {
+    for (size_t i = 0; i < e->n_rules; i++) {
+        lg_rule *r = &e->rules[i];
+        went[i] = rule_applies(r, k) ? lg_window_find(&r->win, k->h[r->conf.key]) : NULL;
+    }
+    if (is_blocked(e, k, went, a->ts_ms, &hint)) {
         a->outcome = LG_OUTCOME_BLOCKED;
         e->st.blocked++;
     } else if (a->ok) {
@@ -335,7 +341,7 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
         for (size_t i = 0; i < e->n_rules; i++) {
             lg_rule *r = &e->rules[i];
             if (rule_applies(r, k) && r->conf.reset_on_success &&
-                lg_window_clear(&r->win, k->h[r->conf.key], a->ts_ms, e->now_ms,
+                lg_window_clear(&r->win, k->h[r->conf.key], went[i], a->ts_ms, e->now_ms,
                                 (hint >> i) & 1) != 0)
                 e->st.keys_full++; /* its floor could not be kept */
         }
@@ -350,8 +356,8 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
 
             if (!rule_applies(r, k))
                 continue;
-            switch (lg_window_fail(&r->win, h, a->ts_ms, e->now_ms, (hint >> i) & 1,
-                                   &since_ms)) {
+            switch (lg_window_fail(&r->win, h, went[i], a->ts_ms, e->now_ms,
+                                   (hint >> i) & 1, &since_ms)) {
             case LG_WINDOW_COUNTED:
                 break;
             case LG_WINDOW_LATE:
@@ -364,7 +370,8 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
                 if (lg_blocktab_decide(&r->blocks, h, since_ms, r->conf.block_for_ms,
                                        e->now_ms, &rec) != 0)
                     e->st.keys_full++; /* decided and published, but not remembered */
-                lg_window_block_hint_set(&r->win, h, true);
+                /* the fail may have made, reset or removed h's entry: find it again */
+                lg_window_hint_set(lg_window_find(&r->win, h), true);
                 block_fill(r, a->user, a->user_len, a->ip, strnlen(a->ip, sizeof a->ip),
                            &rec, &blocks[n_blocks++]);
                 e->st.blocks++;
@@ -489,9 +496,11 @@ int lg_engine_load_block(lg_engine *e, const lg_block *b)
         return rc;
     }
     /* as if decided here: the window is cleared up to since */
-    if (lg_window_clear(&r->win, k.h[r->conf.key], b->since_ms, e->now_ms, true) != 0)
+    lg_keyhash h = k.h[r->conf.key];
+    if (lg_window_clear(&r->win, h, lg_window_find(&r->win, h), b->since_ms, e->now_ms,
+                        true) != 0)
         e->st.keys_full++;
-    lg_window_block_hint_set(&r->win, k.h[r->conf.key], true);
+    lg_window_hint_set(lg_window_find(&r->win, h), true);
     return 0;
 }
 

@@ -22,6 +22,10 @@
 
 #include "core/keyhash.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define LG_KEYTAB_CHUNK_SLOTS 14
 /* live entries per chunk on average at most: keeps probe chains short (F14 uses 12/14). */
 #define LG_KEYTAB_CHUNK_FILL 12
@@ -64,6 +68,21 @@ void lg_keytab_remove(lg_keytab *t, void *entry);
 static inline size_t lg_keytab_slots(const lg_keytab *t)
 {
     return (size_t)t->n_chunks * LG_KEYTAB_CHUNK_SLOTS;
+}
+
+/* Bit s set when slot s of chunk c holds an entry: sweeps skip empty slots by chunk. */
+static inline uint32_t lg_keytab_chunk_used(const lg_keytab *t, size_t c)
+{
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)&t->chunks[c]);
+    uint32_t empty = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+    return ~empty & ((1u << LG_KEYTAB_CHUNK_SLOTS) - 1);
+#else
+    uint32_t m = 0;
+    for (unsigned i = 0; i < LG_KEYTAB_CHUNK_SLOTS; i++)
+        m |= (uint32_t)(t->chunks[c].tags[i] != 0) << i;
+    return m;
+#endif
 }
 
 static inline void *lg_keytab_slot(const lg_keytab *t, size_t i)

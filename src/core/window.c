@@ -1,8 +1,7 @@
 /*
  * window.c - exact per-key sliding windows in a fixed table (see window.h for the model).
  *
- * Entry: fingerprint, L, floor gap (B = L - window_ms + gap, 0 <= gap <= window_ms), |W|
- * and threshold - 1 offsets L - t. Offsets and gap are below window_ms <= 24 h, so they
+ * Entry (struct lg_wentry in window.h): fingerprint, L, floor gap, |W| and offsets. Offsets and gap are below window_ms <= 24 h, so they
  * fit uint32; when L moves forward by delta every offset grows by delta and the gap
  * shrinks by it, members reaching B drop out. All differences of int64 timestamps are
  * taken as uint64 once ordered, so no ts value can overflow them.
@@ -19,15 +18,7 @@
  * bounded work that frees idle states the regular sweep has not reached yet. */
 #define LG_WINDOW_SWEEP_ON_FULL 64
 
-typedef struct wentry {
-    lg_keyhash fp;
-    int64_t last_ms;    /* L */
-    uint32_t floor_gap; /* B = L - window_ms + floor_gap */
-    uint8_t n;          /* |W| */
-    uint8_t block_hint; /* 0: h has no block record; 1: it may have one */
-    uint8_t pad[2];
-    uint32_t d[];       /* L - t of each member, n of them, < window_ms - floor_gap */
-} wentry;
+typedef struct lg_wentry wentry;
 
 _Static_assert(sizeof(wentry) == 32, "window entry header is 32 bytes");
 _Static_assert(LG_THRESHOLD_MAX - 1 <= UINT8_MAX, "|W| fits the n byte");
@@ -56,19 +47,22 @@ void lg_window_destroy(lg_window *w)
         lg_keytab_destroy(&w->tab);
 }
 
-/* Has a state whose L is last_ms no effect any more at engine clock now_ms? */
 static inline bool idle(const lg_window *w, int64_t last_ms, int64_t now_ms)
 {
-    return now_ms > last_ms && (uint64_t)now_ms - (uint64_t)last_ms >= (uint64_t)w->window_ms;
+    return lg_window__idle(w, last_ms, now_ms);
 }
 
-/* Finds h's live state; an idle one is reset in place to "no state" (n = 0 and L = ts,
- * gap 0: nothing counted, B = ts - window_ms) and reported through *fresh. */
-static wentry *lookup(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
+lg_wentry *lg_window_find(const lg_window *w, lg_keyhash h)
+{
+    return lg_keytab_find(&w->tab, h);
+}
+
+/* Takes h's entry e (found by the caller); an idle one is reset in place to "no state"
+ * (n = 0 and L = ts, gap 0: nothing counted, B = ts - window_ms) and reported through
+ * *fresh, as is a missing one. */
+static wentry *lookup(lg_window *w, wentry *e, int64_t ts_ms, int64_t now_ms,
                       bool block_hint, bool *fresh)
 {
-    wentry *e = lg_keytab_find(&w->tab, h);
-
     *fresh = e == NULL;
     if (e != NULL && idle(w, e->last_ms, now_ms)) {
         w->evicted++;
@@ -100,14 +94,14 @@ static wentry *insert(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
     return e;
 }
 
-lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
-                                bool block_hint, int64_t *since_ms)
+lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, lg_wentry *e, int64_t ts_ms,
+                                int64_t now_ms, bool block_hint, int64_t *since_ms)
 {
     bool fresh;
-    wentry *e;
 
     lg_assert(now_ms >= ts_ms);
-    e = lookup(w, h, ts_ms, now_ms, block_hint, &fresh);
+    lg_debug_assert(e == lg_keytab_find(&w->tab, h));
+    e = lookup(w, e, ts_ms, now_ms, block_hint, &fresh);
     if (fresh && idle(w, ts_ms, now_ms)) {
         /* state made by this failure would be idle at once: nothing to keep, but it
          * counts, and alone it completes a threshold of 1 */
@@ -157,11 +151,13 @@ lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, int64_t ts_ms, int64
     return LG_WINDOW_COUNTED;
 }
 
-int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
-                    bool block_hint)
+int lg_window_clear(lg_window *w, lg_keyhash h, lg_wentry *e, int64_t ts_ms,
+                    int64_t now_ms, bool block_hint)
 {
     bool fresh;
-    wentry *e = lookup(w, h, ts_ms, now_ms, block_hint, &fresh);
+
+    lg_debug_assert(e == lg_keytab_find(&w->tab, h));
+    e = lookup(w, e, ts_ms, now_ms, block_hint, &fresh);
 
     if (fresh) {
         if (idle(w, ts_ms, now_ms)) {
@@ -192,17 +188,8 @@ int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
     return 0;
 }
 
-bool lg_window_block_hint(const lg_window *w, lg_keyhash h, int64_t now_ms)
+void lg_window_hint_set(lg_wentry *e, bool may_exist)
 {
-    const wentry *e = lg_keytab_find(&w->tab, h);
-
-    return e == NULL || idle(w, e->last_ms, now_ms) || e->block_hint != 0;
-}
-
-void lg_window_block_hint_set(lg_window *w, lg_keyhash h, bool may_exist)
-{
-    wentry *e = lg_keytab_find(&w->tab, h);
-
     if (e != NULL)
         e->block_hint = may_exist ? 1 : 0;
 }
@@ -214,14 +201,25 @@ uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots)
 
     if (w->tab.count == 0)
         return 0;
-    for (uint32_t i = 0; i < slots; i++) {
-        wentry *e = lg_keytab_slot(&w->tab, w->cursor);
+    /* a chunk at a time: slots stay [cursor, cursor + slots), wrapping; n_slots is a
+     * whole number of chunks, so no step crosses the end */
+    while (slots > 0) {
+        size_t c = w->cursor / LG_KEYTAB_CHUNK_SLOTS;
+        unsigned s = (unsigned)(w->cursor % LG_KEYTAB_CHUNK_SLOTS);
+        unsigned take = LG_KEYTAB_CHUNK_SLOTS - s < slots ? LG_KEYTAB_CHUNK_SLOTS - s : slots;
+        uint32_t used = (lg_keytab_chunk_used(&w->tab, c) >> s) & ((1u << take) - 1);
 
-        if (e != NULL && idle(w, e->last_ms, now_ms)) {
-            lg_keytab_remove(&w->tab, e);
-            freed++;
+        while (used != 0) {
+            wentry *e = lg_keytab_slot(&w->tab, w->cursor + (unsigned)__builtin_ctz(used));
+
+            if (idle(w, e->last_ms, now_ms)) {
+                lg_keytab_remove(&w->tab, e);
+                freed++;
+            }
+            used &= used - 1;
         }
-        w->cursor = w->cursor + 1 == n_slots ? 0 : w->cursor + 1;
+        slots -= take;
+        w->cursor = w->cursor + take == n_slots ? 0 : w->cursor + take;
     }
     w->evicted += freed;
     return freed;

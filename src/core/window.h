@@ -19,10 +19,23 @@
 #ifndef LG_WINDOW_H
 #define LG_WINDOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/keyhash.h"
 #include "core/keytab.h"
+
+/* Entry: fingerprint, L, floor gap (B = L - window_ms + gap, 0 <= gap <= window_ms), |W|
+ * and threshold - 1 offsets L - t; in the header only so that the hint test inlines. */
+struct lg_wentry {
+    lg_keyhash fp;
+    int64_t last_ms;    /* L */
+    uint32_t floor_gap; /* B = L - window_ms + floor_gap */
+    uint8_t n;          /* |W| */
+    uint8_t block_hint; /* 0: the key has no block record; 1: it may have one */
+    uint8_t pad[2];
+    uint32_t d[];       /* L - t of each member, n of them, < window_ms - floor_gap */
+};
 
 typedef struct lg_window {
     lg_keytab tab;
@@ -44,26 +57,49 @@ typedef enum {
 int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t keys_max);
 void lg_window_destroy(lg_window *w);
 
-/* Counts a failure at ts_ms for key h; now_ms is the engine clock (>= ts_ms).
- * block_hint initialises the hint of a state this call creates (see below). */
-lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
-                                bool block_hint, int64_t *since_ms);
+/* A key's entry as lg_window_find returns it (opaque): it may hold idle state, which
+ * every call below treats as no state. Valid until the next call that changes this
+ * window's table for another key (fail, clear or sweep); the engine finds each key's
+ * entry once per attempt and passes it to the calls for that attempt. */
+typedef struct lg_wentry lg_wentry;
+
+/* h's entry, or NULL when h has none. */
+lg_wentry *lg_window_find(const lg_window *w, lg_keyhash h);
+
+/* Counts a failure at ts_ms for key h, whose entry is e (lg_window_find(w, h), NULL
+ * included); now_ms is the engine clock (>= ts_ms). block_hint initialises the hint of a
+ * state this call creates (see below). */
+lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, lg_wentry *e, int64_t ts_ms,
+                                int64_t now_ms, bool block_hint, int64_t *since_ms);
 
 /* Clears h's window up to ts_ms: a success, or a block starting at ts_ms (decided here or
- * loaded). Returns 0, or LG_EFULL when the key is new and the table is full. */
-int lg_window_clear(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
-                    bool block_hint);
+ * loaded). e as for lg_window_fail. Returns 0, or LG_EFULL when the key is new and the
+ * table is full. */
+int lg_window_clear(lg_window *w, lg_keyhash h, lg_wentry *e, int64_t ts_ms,
+                    int64_t now_ms, bool block_hint);
 
-/* Block hint, so that most attempts skip the block table: false only when h has live
- * state whose hint says no block record exists for it. A state gets the hint its creator
- * passes (what the caller's block table lookup just found); lg_window_block_hint_set
- * updates it when a record is made or found missing. A stale "may exist" (record since
- * expired or forgotten) costs only a lookup; "none" must never be stale. */
-bool lg_window_block_hint(const lg_window *w, lg_keyhash h, int64_t now_ms);
-void lg_window_block_hint_set(lg_window *w, lg_keyhash h, bool may_exist);
+/* Block hint, so that most attempts skip the block table: false only when e holds live
+ * state whose hint says no block record exists for its key. A state gets the hint its
+ * creator passes (what the caller's block table lookup just found); lg_window_hint_set
+ * updates it (e may be NULL: nothing to do) when a record is made or found missing. A
+ * stale "may exist" (record since expired or forgotten) costs only a lookup; "none" must
+ * never be stale. */
+static inline bool lg_window_hint(const lg_window *w, const lg_wentry *e, int64_t now_ms);
+void lg_window_hint_set(lg_wentry *e, bool may_exist);
 
 /* Looks at up to `slots` slots from the cursor and frees idle states; returns how many. */
 uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots);
+
+/* Has a state whose L is last_ms no effect any more at engine clock now_ms? */
+static inline bool lg_window__idle(const lg_window *w, int64_t last_ms, int64_t now_ms)
+{
+    return now_ms > last_ms && (uint64_t)now_ms - (uint64_t)last_ms >= (uint64_t)w->window_ms;
+}
+
+static inline bool lg_window_hint(const lg_window *w, const lg_wentry *e, int64_t now_ms)
+{
+    return e == NULL || e->block_hint != 0 || lg_window__idle(w, e->last_ms, now_ms);
+}
 
 /* Entry bytes for a threshold (exposed for the bench and tests). */
 size_t lg_window_stride(uint32_t threshold);
