@@ -150,7 +150,7 @@ uint32_t lg_blocktab_sweep(lg_blocktab *bt, int64_t now_ms, uint32_t slots)
         uint32_t used = (lg_keytab_chunk_used(&bt->tab, c) >> s) & ((1u << take) - 1);
 
         while (used != 0) {
-            bentry *b = lg_keytab_slot(&bt->tab, bt->cursor + (unsigned)__builtin_ctz(used));
+            bentry *b = lg_keytab_entry(&bt->tab, bt->cursor + (unsigned)__builtin_ctz(used));
 
             if (expired(b, now_ms)) {
                 lg_keytab_remove(&bt->tab, b);

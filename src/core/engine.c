@@ -41,6 +41,7 @@ typedef struct lg_rule {
     lg_window win;
     lg_blocktab blocks;
     char reason[LG_REASON_MAX + 1];
+    size_t name_len, reason_len; /* block_fill copies them on every block */
 } lg_rule;
 
 /* The fingerprints of one attempt's keys, one per key type that applies to it. */
@@ -189,6 +190,10 @@ int lg_engine_new(const lg_engine_conf *conf, lg_engine **out, char *err, size_t
             continue;
         r->conf = *rc_conf;
         reason_format(rc_conf, r->reason, sizeof r->reason);
+        r->name_len = strnlen(r->conf.name, sizeof r->conf.name);
+        r->reason_len = strnlen(r->reason, sizeof r->reason);
+        lg_assert(r->name_len < sizeof((lg_block *)0)->rule &&
+                  r->reason_len < sizeof((lg_block *)0)->reason);
         rc = lg_window_init(&r->win, rc_conf->threshold, rc_conf->window_ms,
                             rc_conf->keys_max);
         if (rc != 0) {
@@ -229,13 +234,16 @@ void lg_engine_free(lg_engine *e)
 
 static void keys_compute(const lg_engine *e, const lg_attempt *a, lg_keys *k)
 {
-    size_t ip_len = strnlen(a->ip, sizeof a->ip);
+    size_t ip_len;
 
     k->have = 0;
     if (e->key_types & KT_USER) {
         k->h[LG_RULE_KEY_USER] = lg_keyhash_of(&e->secret, a->user, a->user_len);
         k->have |= KT_USER;
     }
+    if ((e->key_types & (KT_IP | KT_USER_IP)) == 0)
+        return;
+    ip_len = strnlen(a->ip, sizeof a->ip);
     if (ip_len == 0)
         return; /* rules keyed on the address do not apply */
     if (e->key_types & KT_IP) {
@@ -266,7 +274,7 @@ static void block_fill(const lg_rule *r, const char *user, size_t user_len, cons
                        size_t ip_len, const lg_blocktab_rec *rec, lg_block *b)
 {
     memset(b, 0, sizeof *b);
-    snprintf(b->rule, sizeof b->rule, "%s", r->conf.name);
+    memcpy(b->rule, r->conf.name, r->name_len); /* both fit: checked by lg_engine_new */
     if (r->conf.key != LG_RULE_KEY_IP) {
         lg_assert(user_len <= LG_USER_MAX);
         memcpy(b->user, user, user_len);
@@ -278,7 +286,7 @@ static void block_fill(const lg_rule *r, const char *user, size_t user_len, cons
     b->since_ms = rec->since_ms;
     b->until_ms = rec->until_ms;
     b->level = rec->level;
-    snprintf(b->reason, sizeof b->reason, "%s", r->reason);
+    memcpy(b->reason, r->reason, r->reason_len);
 }
 
 /* --- judging ---------------------------------------------------------------------- */

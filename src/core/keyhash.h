@@ -109,8 +109,8 @@ lg_keyhash_sip128(const lg_keyhash_secret *s, const void *key, size_t len, unsig
 }
 
 /* The fingerprint of len bytes at key (len may be 0): SipHash-1-3-128. */
-static inline lg_keyhash lg_keyhash_of(const lg_keyhash_secret *s, const void *key,
-                                       size_t len)
+__attribute__((always_inline)) static inline lg_keyhash
+lg_keyhash_of(const lg_keyhash_secret *s, const void *key, size_t len)
 {
     return lg_keyhash_sip128(s, key, len, 1, 3);
 }

@@ -85,6 +85,12 @@ static inline uint32_t lg_keytab_chunk_used(const lg_keytab *t, size_t c)
 #endif
 }
 
+/* The entry in slot i, which the caller knows holds one (lg_keytab_chunk_used). */
+static inline void *lg_keytab_entry(const lg_keytab *t, size_t i)
+{
+    return t->entries + i * t->stride;
+}
+
 static inline void *lg_keytab_slot(const lg_keytab *t, size_t i)
 {
     if (t->chunks[i / LG_KEYTAB_CHUNK_SLOTS].tags[i % LG_KEYTAB_CHUNK_SLOTS] == 0)

@@ -210,7 +210,7 @@ uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots)
         uint32_t used = (lg_keytab_chunk_used(&w->tab, c) >> s) & ((1u << take) - 1);
 
         while (used != 0) {
-            wentry *e = lg_keytab_slot(&w->tab, w->cursor + (unsigned)__builtin_ctz(used));
+            wentry *e = lg_keytab_entry(&w->tab, w->cursor + (unsigned)__builtin_ctz(used));
 
             if (idle(w, e->last_ms, now_ms)) {
                 lg_keytab_remove(&w->tab, e);
