@@ -109,6 +109,7 @@ bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms
 {
     const lg_engine_conf *ec = &a->cfg->engine;
 
+    lg_api__feed_inline(a);
     for (size_t i = 0; i < ec->n_rules; i++) {
         const lg_rule_conf *rule = &ec->rules[i];
         lg_block probe;
@@ -333,17 +334,50 @@ static void feed_one(lg_api *a, const lg_bus_msg *msg)
                lg_strerror(rc));
 }
 
+/* Reads up to cap lg.blocks messages into the cache; feed_lock held. */
+static int feed_batch_locked(lg_api *a, size_t cap, int timeout_ms, size_t *n)
+{
+    int rc = lg_bus_poll(a->blocks_consumer, a->feed_msgs, cap, n, timeout_ms);
+
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < *n; i++)
+        feed_one(a, &a->feed_msgs[i]);
+    return 0;
+}
+
+void lg_api__feed_inline(lg_api *a)
+{
+    size_t n = 0;
+
+    /* taken: the feeder or another I/O thread is reading lg.blocks right now */
+    if (!a->feed_inline || pthread_mutex_trylock(&a->feed_lock) != 0)
+        return;
+    /* a failed poll is reported by the feeder thread, which polls the same consumer */
+    (void)feed_batch_locked(a, LG_API_FEED_INLINE_BATCH, 0, &n);
+    pthread_mutex_unlock(&a->feed_lock);
+}
+
 /* Reads lg.blocks until lg_api_free; bounded by feeder_stop (checked every poll). */
 static void *feeder_main(void *arg)
 {
     lg_api *a = arg;
-    lg_bus_msg msgs[LG_API_FEED_BATCH];
+    lg_bus_msg wake[LG_API_FEED_BATCH];
     int64_t last_error_ns = 0;
 
     while (!atomic_load(&a->feeder_stop)) {
-        size_t n = 0;
-        int rc = lg_bus_poll(a->blocks_consumer, msgs, LG_API_FEED_BATCH, &n,
-                             LG_API_FEED_POLL_MS);
+        size_t n = 0, nw = 0;
+        bool up = false;
+        int rc;
+
+        /* with feed_inline, never wait holding feed_lock: I/O threads would skip
+         * feeding exactly when a block is about to arrive */
+        pthread_mutex_lock(&a->feed_lock);
+        rc = feed_batch_locked(a, LG_API_FEED_BATCH, a->feed_inline ? 0 : LG_API_FEED_POLL_MS,
+                               &n);
+        if (rc == 0 && !atomic_load(&a->ready))
+            up = lg_bus_caught_up(a->blocks_consumer);
+        pthread_mutex_unlock(&a->feed_lock);
         if (rc != 0 && rc != LG_ETIMEDOUT) {
             int64_t now = lg_mono_ns();
             if (now - last_error_ns > 5000000000LL) { /* once per 5 s */
@@ -353,14 +387,17 @@ static void *feeder_main(void *arg)
             nanosleep(&(struct timespec){0, LG_API_FEED_POLL_MS * 1000000L}, NULL);
             continue;
         }
-        for (size_t i = 0; i < n; i++)
-            feed_one(a, &msgs[i]);
-        if (!atomic_load(&a->ready) && lg_bus_caught_up(a->blocks_consumer)) {
+        if (up) {
             atomic_store(&a->ready, true);
             lg_log(LG_INFO, "api", "blocklist caught up with lg.blocks: entries=%zu ready",
                    lg_blocklist_count(a->blocklist));
         }
         lg_blocklist_expire(a->blocklist, lg_now_ms(), LG_API_EXPIRE_VISITS);
+        /* nothing new: sleep until lg.blocks grows. The waiter never gets ahead of what
+         * the poll above has seen, so a block published after it wakes us at once. */
+        if (a->feed_inline && n == 0)
+            (void)lg_bus_poll(a->blocks_waiter, wake, LG_API_FEED_BATCH, &nw,
+                              LG_API_FEED_POLL_MS);
     }
     return NULL;
 }
@@ -530,6 +567,8 @@ int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out
     a->cfg = cfg;
     a->bus = bus;
     a->boot_ms = lg_now_ms();
+    pthread_mutex_init(&a->feed_lock, NULL);
+    a->feed_inline = strcmp(bus->ops->name, "embedded") == 0;
     snprintf(a->src, sizeof a->src, "%s", name != NULL && name[0] != '\0' ? name : "api");
     pc.opaque = a;
 
@@ -558,6 +597,11 @@ int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out
     rc = lg_bus_consumer_new(bus, &sub, &a->blocks_consumer, err, err_len);
     if (rc != 0)
         goto fail;
+    if (a->feed_inline) {
+        rc = lg_bus_consumer_new(bus, &sub, &a->blocks_waiter, err, err_len);
+        if (rc != 0)
+            goto fail;
+    }
     if (pthread_create(&a->feeder, NULL, feeder_main, a) != 0) {
         snprintf(err, err_len, "api: cannot start the lg.blocks reader thread");
         rc = LG_ENOMEM;
@@ -629,7 +673,9 @@ void lg_api_free(lg_api *a)
         atomic_store(&a->feeder_stop, true);
         pthread_join(a->feeder, NULL);
     }
+    lg_bus_consumer_free(a->blocks_waiter);
     lg_bus_consumer_free(a->blocks_consumer);
+    pthread_mutex_destroy(&a->feed_lock);
     lg_jwt_free(a->jwt);
     lg_users_free(a->users);
     lg_blocklist_free(a->blocklist);

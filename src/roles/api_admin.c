@@ -139,6 +139,7 @@ void lg_api__blocks_list(lg_api *a, lg_http_req *r)
     }
     memcpy(o.buf, "{\"blocks\":[", 11);
     o.len = 11;
+    lg_api__feed_inline(a);
     lg_blocklist_each_active(a->blocklist, lg_now_ms(), blocks_out_add, &o);
     n = snprintf(tail, sizeof tail, "],\"count\":%zu,\"truncated\":%s}", o.count,
                  o.truncated ? "true" : "false");

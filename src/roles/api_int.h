@@ -49,6 +49,8 @@ typedef enum {
 /* lg.blocks messages per poll, and the poll wait (also the stop latency of the feed). */
 #define LG_API_FEED_BATCH 256
 #define LG_API_FEED_POLL_MS 100
+/* lg.blocks messages an I/O thread reads before a blocklist lookup (in-process bus). */
+#define LG_API_FEED_INLINE_BATCH 32
 /* entries the feed thread visits per round to drop expired blocks. */
 #define LG_API_EXPIRE_VISITS 1024
 /* graceful stop: queued password checks (worker_queue_max x ~11 ms / workers) and the
@@ -77,7 +79,15 @@ struct lg_api {
     lg_metrics_counter *requests[API_ROUTE_COUNT][API_STATUSES_N + 1];
     lg_metrics_histogram *duration;
 
-    lg_bus_consumer *blocks_consumer;
+    /* lg.blocks is read by whoever holds feed_lock: the feeder thread, or with the
+     * in-process bus (feed_inline) an I/O thread about to look a user up, so a block
+     * reaches the cache without waiting for the feeder thread to be scheduled. The
+     * feeder then sleeps on blocks_waiter, a second consumer read only to be woken. */
+    pthread_mutex_t feed_lock;
+    lg_bus_consumer *blocks_consumer; /* feed_lock */
+    lg_bus_msg feed_msgs[LG_API_FEED_BATCH]; /* feed_lock */
+    bool feed_inline;
+    lg_bus_consumer *blocks_waiter; /* feeder thread only; NULL unless feed_inline */
     pthread_t feeder;
     bool feeder_started;
     _Atomic bool feeder_stop;
@@ -109,7 +119,12 @@ json_t *lg_api__body_json(lg_http_req *r);
 int lg_api__field_string(lg_http_req *r, json_t *root, const char *name, bool required,
                          const char **out, size_t *len);
 
-/* Is (user, ip) blocked by any enabled rule at now_ms? ip may be "". */
+/* Brings the blocklist up to date with lg.blocks when the bus is in-process and no
+ * other thread is doing it (never waits). Called before lookups. */
+void lg_api__feed_inline(lg_api *a);
+
+/* Is (user, ip) blocked by any enabled rule at now_ms? ip may be "". Feeds first
+ * (lg_api__feed_inline). */
 bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms,
                      lg_block *out);
 
