@@ -10,10 +10,12 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bus/bus.h"
 #include "core/clock.h"
@@ -607,13 +609,49 @@ static void test_seek_inside_assigned_rewinds_a_from_end_consumer(void **state)
 typedef struct waiter_arg {
     lg_bus *bus;
     int rc;
+    _Atomic pid_t tid; /* the publisher thread's id, 0 until it is about to publish */
 } waiter_arg;
 
 static void *waiting_publisher(void *p)
 {
     waiter_arg *arg = p;
+    atomic_store(&arg->tid, gettid());
     arg->rc = lg_bus_publish(arg->bus, "t", "k", 1, "v", 1, 30000, NULL, NULL);
     return NULL;
+}
+
+/* The scheduler state letter of thread tid ('R', 'S', ...), or 0 when unreadable. */
+static char thread_state(pid_t tid)
+{
+    char path[64], buf[512];
+    FILE *f;
+    size_t n;
+    const char *paren;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    paren = strrchr(buf, ')'); /* "tid (comm) S ..." */
+    return paren != NULL && paren[1] == ' ' ? paren[2] : 0;
+}
+
+/* Waits (bounded) until the publisher is asleep inside lg_bus_publish: closing the bus
+ * before it got there would free the bus under its feet (publish after close is a
+ * caller error, not something close can guard against). Once it has announced itself,
+ * the only place it can sleep is the wait for room. */
+static void wait_until_publisher_sleeps(waiter_arg *arg)
+{
+    for (int i = 0; i < 10000; i++) { /* 10 s at most */
+        pid_t tid = atomic_load(&arg->tid);
+        if (tid != 0 && thread_state(tid) == 'S')
+            return;
+        sleep_ms(1);
+    }
+    fail_msg("the publisher never started waiting");
 }
 
 static void test_close_fails_a_waiting_publisher_with_closed(void **state)
@@ -627,8 +665,7 @@ static void test_close_fails_a_waiting_publisher_with_closed(void **state)
 
     publish_str(bus, "t", "k", "v"); /* full now, with no reader to free it */
     assert_int_equal(pthread_create(&th, NULL, waiting_publisher, &arg), 0);
-    /* let it start waiting; close must wake it whether or not it got there yet */
-    sleep_ms(50);
+    wait_until_publisher_sleeps(&arg);
     lg_bus_stats_get(bus, &st);
     assert_int_equal(st.published, 1);
     lg_bus_close(bus);
