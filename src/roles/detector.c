@@ -256,6 +256,10 @@ static void *detector_main(void *arg)
         if (lg_detector__blocks_feed(d, 0) < 0)
             lg_log(LG_WARN, "detector", "reading %s failed", LG_TOPIC_BLOCKS);
         rc = lg_bus_poll(d->attempts, d->msgs, d->batch_cap, &n, LG_DETECTOR_POLL_MS);
+        /* read lg.blocks again after the wait: an unblock published while the poll slept
+         * must apply to the attempts that came after it (DELETE, then a login) */
+        if (rc == 0 && n > 0 && lg_detector__blocks_feed(d, 0) < 0)
+            lg_log(LG_WARN, "detector", "reading %s failed", LG_TOPIC_BLOCKS);
         if (rc != 0) {
             lg_log(LG_WARN, "detector", "poll of %s failed: %s", LG_TOPIC_ATTEMPTS,
                    lg_strerror(rc));
