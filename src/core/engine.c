@@ -44,10 +44,15 @@ typedef struct lg_rule {
     size_t name_len, reason_len; /* block_fill copies them on every block */
 } lg_rule;
 
-/* The fingerprints of one attempt's keys, one per key type that applies to it. */
+/* The fingerprints of one attempt's keys, one per key type that applies to it; in a
+ * batch, also the window entries its rules found a few attempts ahead (candidates that
+ * judging re-checks, since the attempts between may have changed the tables). */
 typedef struct lg_keys {
     lg_keyhash h[KT_COUNT];
-    unsigned have; /* KT_* bits */
+    unsigned have;     /* KT_* bits */
+    unsigned went_set; /* bit i: went[i] is rule i's entry as found ahead */
+    unsigned blk_pf;   /* bit i: rule i's block table slot is being prefetched */
+    lg_wentry *went[LG_RULES_MAX];
 } lg_keys;
 
 struct lg_engine {
@@ -237,6 +242,8 @@ static void keys_compute(const lg_engine *e, const lg_attempt *a, lg_keys *k)
     size_t ip_len;
 
     k->have = 0;
+    k->went_set = 0;
+    k->blk_pf = 0;
     if (e->key_types & KT_USER) {
         k->h[LG_RULE_KEY_USER] = lg_keyhash_of(&e->secret, a->user, a->user_len);
         k->have |= KT_USER;
@@ -338,7 +345,12 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
     e->st.attempts++;
     for (size_t i = 0; i < e->n_rules; i++) {
         lg_rule *r = &e->rules[i];
-        went[i] = rule_applies(r, k) ? lg_window_find(&r->win, k->h[r->conf.key]) : NULL;
+        if (!rule_applies(r, k))
+            went[i] = NULL;
+        else if ((k->went_set >> i) & 1)
+            went[i] = lg_window_recheck(&r->win, k->h[r->conf.key], k->went[i]);
+        else
+            went[i] = lg_window_find(&r->win, k->h[r->conf.key]);
     }
     if (is_blocked(e, k, went, a->ts_ms, &hint)) {
         a->outcome = LG_OUTCOME_BLOCKED;
@@ -427,12 +439,40 @@ static void prefetch_entry(const lg_engine *e, const lg_keys *k)
     }
 }
 
+/* The window entries are in cache by now: find them, and where the hint says a block
+ * record may exist, start loading the block table's metadata. */
+static void prefetch_block_meta(const lg_engine *e, lg_keys *k)
+{
+    for (size_t i = 0; i < e->n_rules; i++) {
+        const lg_rule *r = &e->rules[i];
+        if (!rule_applies(r, k))
+            continue;
+        k->went[i] = lg_window_find(&r->win, k->h[r->conf.key]);
+        k->went_set |= 1u << i;
+        if (r->blocks.tab.count > 0 && lg_window_hint(&r->win, k->went[i], e->now_ms)) {
+            lg_keytab_prefetch_meta(&r->blocks.tab, k->h[r->conf.key]);
+            k->blk_pf |= 1u << i;
+        }
+    }
+}
+
+static void prefetch_block_entry(const lg_engine *e, const lg_keys *k)
+{
+    for (size_t i = 0; i < e->n_rules; i++) {
+        const lg_rule *r = &e->rules[i];
+        if ((k->blk_pf >> i) & 1)
+            (void)lg_keytab_prefetch_entry(&r->blocks.tab, k->h[r->conf.key], false);
+    }
+}
+
 int lg_engine_judge_batch(lg_engine *e, lg_attempt *a, size_t n, lg_engine_block_cb cb,
                           void *opaque)
 {
-    /* stage 1 (i + PIPE): hash, prefetch metadata; stage 2 (i + PIPE/2): read tags,
-     * prefetch the entry; stage 3 (i): judge. Keys are pure functions of the attempt,
-     * so reusing them is exact; prefetches are only hints. */
+    /* stage 1 (i + PIPE): hash, prefetch window metadata; stage 2 (i + PIPE/2): read
+     * tags, prefetch the window entry; stage 3 (i + PIPE/4): find the entry, prefetch
+     * block metadata where needed; stage 4 (i + PIPE/8): block entry; stage 5 (i):
+     * judge. Keys are pure functions of the attempt, so reusing them is exact; entries
+     * found ahead are re-checked; prefetches are only hints. */
     lg_keys ring[LG_ENGINE_PIPE];
     lg_block blocks[LG_RULES_MAX];
     size_t head = n < LG_ENGINE_PIPE ? n : LG_ENGINE_PIPE;
@@ -448,6 +488,10 @@ int lg_engine_judge_batch(lg_engine *e, lg_attempt *a, size_t n, lg_engine_block
 
         if (i + LG_ENGINE_PIPE / 2 < n)
             prefetch_entry(e, &ring[(i + LG_ENGINE_PIPE / 2) % LG_ENGINE_PIPE]);
+        if (i + LG_ENGINE_PIPE / 4 < n)
+            prefetch_block_meta(e, &ring[(i + LG_ENGINE_PIPE / 4) % LG_ENGINE_PIPE]);
+        if (i + LG_ENGINE_PIPE / 8 < n)
+            prefetch_block_entry(e, &ring[(i + LG_ENGINE_PIPE / 8) % LG_ENGINE_PIPE]);
         size_t nb = judge_keyed(e, &a[i], k, blocks);
         for (size_t b = 0; b < nb && cb != NULL; b++)
             cb(opaque, i, &blocks[b]);

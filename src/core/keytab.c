@@ -164,7 +164,7 @@ void lg_keytab_destroy(lg_keytab *t)
     memset(t, 0, sizeof *t);
 }
 
-void *lg_keytab_find(const lg_keytab *t, lg_keyhash h)
+void *lg_keytab_find_slow(const lg_keytab *t, lg_keyhash h)
 {
     uint32_t c = home_of(t->n_chunks, h);
     uint8_t tag = tag_of(h);
@@ -274,6 +274,7 @@ void lg_keytab_remove(lg_keytab *t, void *entry)
         c = c + 1 == t->n_chunks ? 0 : c + 1;
     }
     t->chunks[c_at].tags[s] = 0;
+    memset(entry, 0, sizeof(lg_keyhash)); /* a stale pointer to it matches no key */
     t->count--;
 }
 

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/keyhash.h"
 
@@ -52,15 +53,44 @@ int lg_keytab_init(lg_keytab *t, size_t stride, uint32_t keys_max, bool grow,
                    uint32_t keys_init);
 void lg_keytab_destroy(lg_keytab *t);
 
-/* The entry of h, or NULL. */
-void *lg_keytab_find(const lg_keytab *t, lg_keyhash h);
+/* The entry of h, or NULL: the home chunk inline (nearly every lookup ends there), the
+ * rest of the probe sequence out of line. */
+void *lg_keytab_find_slow(const lg_keytab *t, lg_keyhash h);
+
+static inline void *lg_keytab_find(const lg_keytab *t, lg_keyhash h)
+{
+    uint32_t c = (uint32_t)(((h.lo >> 32) * (uint64_t)t->n_chunks) >> 32); /* home */
+    const lg_keytab_chunk *ch = &t->chunks[c];
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)ch);
+    __m128i tag = _mm_set1_epi8((char)((h.lo & 0x7f) | 0x80));
+    uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, tag)) &
+                 ((1u << LG_KEYTAB_CHUNK_SLOTS) - 1);
+
+    while (m != 0) {
+        unsigned char *e = t->entries +
+                           ((size_t)c * LG_KEYTAB_CHUNK_SLOTS + (unsigned)__builtin_ctz(m)) *
+                               t->stride;
+        lg_keyhash fp;
+
+        memcpy(&fp, e, sizeof fp);
+        if (lg_keyhash_eq(fp, h))
+            return e;
+        m &= m - 1;
+    }
+    if (ch->overflow == 0)
+        return NULL;
+#endif
+    return lg_keytab_find_slow(t, h);
+}
 
 /* Adds h, which must be absent, and writes its entry (fingerprint set, rest zeroed) to
  * *out. Returns 0, LG_EFULL when keys_max entries are live, LG_ENOMEM when growing
  * failed. Entry pointers are invalidated by a successful insert only when it grew. */
 int lg_keytab_insert(lg_keytab *t, lg_keyhash h, void **out);
 
-/* Removes the entry (a pointer returned by find, insert or slot). */
+/* Removes the entry (a pointer returned by find, insert or slot) and zeroes its
+ * fingerprint, so a pointer kept to it no longer matches any nonzero fingerprint. */
 void lg_keytab_remove(lg_keytab *t, void *entry);
 
 /* Number of slots, and the entry in slot i < slots (NULL when empty): for sweeping

@@ -38,6 +38,7 @@ int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t
     memset(w, 0, sizeof *w);
     w->threshold = threshold;
     w->window_ms = window_ms;
+    /* fixed size: entries never move, which lg_window_recheck relies on */
     return lg_keytab_init(&w->tab, lg_window_stride(threshold), keys_max, false, keys_max);
 }
 

@@ -66,6 +66,16 @@ typedef struct lg_wentry lg_wentry;
 /* h's entry, or NULL when h has none. */
 lg_wentry *lg_window_find(const lg_window *w, lg_keyhash h);
 
+/* e if it is still h's entry (entries never move, and a removed one loses its
+ * fingerprint), else lg_window_find(w, h): for an entry found before other keys'
+ * attempts changed the table. */
+static inline lg_wentry *lg_window_recheck(const lg_window *w, lg_keyhash h, lg_wentry *e)
+{
+    if (e != NULL && lg_keyhash_eq(e->fp, h) && (h.lo | h.hi) != 0)
+        return e;
+    return lg_window_find(w, h);
+}
+
 /* Counts a failure at ts_ms for key h, whose entry is e (lg_window_find(w, h), NULL
  * included); now_ms is the engine clock (>= ts_ms). block_hint initialises the hint of a
  * state this call creates (see below). */
