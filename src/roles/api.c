@@ -104,6 +104,15 @@ int lg_api__field_string(lg_http_req *r, json_t *root, const char *name, bool re
     return 0;
 }
 
+/* snprintf(dst, cap, "%s", src) without the format machinery (hot path). */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms,
                      lg_block *out)
 {
@@ -120,12 +129,10 @@ bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms
 
         if (!rule->enabled || (by_ip && ip[0] == '\0'))
             continue;
-        memset(&probe, 0, sizeof probe);
-        snprintf(probe.rule, sizeof probe.rule, "%s", rule->name);
-        if (by_user)
-            snprintf(probe.user, sizeof probe.user, "%s", user);
-        if (by_ip)
-            snprintf(probe.ip, sizeof probe.ip, "%s", ip);
+        /* lg_block_key reads only these three fields */
+        copy_str(probe.rule, sizeof probe.rule, rule->name);
+        copy_str(probe.user, sizeof probe.user, by_user ? user : "");
+        copy_str(probe.ip, sizeof probe.ip, by_ip ? ip : "");
         n = lg_block_key(&probe, key, sizeof key);
         if (n < 0)
             continue;
@@ -160,20 +167,29 @@ void lg_api__attempt_fill(lg_api *a, lg_attempt *at, const char *user, size_t us
                           const char *ip, bool ok, lg_outcome outcome, int64_t ts_ms)
 {
     uint64_t seq = atomic_fetch_add_explicit(&a->seq, 1, memory_order_relaxed);
+    char digits[20];
+    size_t nd = 0;
 
     lg_assert(user_len >= 1 && user_len <= LG_USER_MAX);
     memset(at, 0, sizeof *at);
-    /* "<src>-<boot ms>-<counter>": unique across instances (src) and restarts (boot) */
-    snprintf(at->id, sizeof at->id, "%.*s-%lld-%llu", LG_ID_MAX - 36, a->src,
-             (long long)a->boot_ms, (unsigned long long)seq);
+    /* id_prefix + counter (see lg_api_new); digits by hand: snprintf was a visible part
+     * of a request's CPU */
+    do {
+        digits[nd++] = (char)('0' + seq % 10);
+        seq /= 10;
+    } while (seq != 0);
+    memcpy(at->id, a->id_prefix, a->id_prefix_len);
+    for (size_t i = 0; i < nd; i++)
+        at->id[a->id_prefix_len + i] = digits[nd - 1 - i];
+    at->id[a->id_prefix_len + nd] = '\0';
     at->ts_ms = ts_ms;
     memcpy(at->user, user, user_len);
     at->user[user_len] = '\0';
     at->user_len = (uint32_t)user_len;
-    snprintf(at->ip, sizeof at->ip, "%s", ip);
+    copy_str(at->ip, sizeof at->ip, ip);
     at->ok = ok;
     at->outcome = outcome;
-    snprintf(at->src, sizeof at->src, "%s", a->src);
+    copy_str(at->src, sizeof at->src, a->src);
 }
 
 int lg_api__attempt_publish(lg_api *a, const lg_attempt *at, int timeout_ms,
@@ -570,6 +586,11 @@ int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out
     pthread_mutex_init(&a->feed_lock, NULL);
     a->feed_inline = strcmp(bus->ops->name, "embedded") == 0;
     snprintf(a->src, sizeof a->src, "%s", name != NULL && name[0] != '\0' ? name : "api");
+    /* ids are "<src>-<boot ms>-<counter>": unique across instances (src) and restarts
+     * (boot); 28 + 1 + 13 + 1 + 20 counter digits fit LG_ID_MAX */
+    a->id_prefix_len = (size_t)snprintf(a->id_prefix, sizeof a->id_prefix, "%.*s-%lld-",
+                                        LG_ID_MAX - 36, a->src, (long long)a->boot_ms);
+    lg_assert(a->id_prefix_len + 20 <= LG_ID_MAX); /* 20: digits of UINT64_MAX */
     pc.opaque = a;
 
     rc = metrics_setup(a);
