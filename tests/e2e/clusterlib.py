@@ -251,22 +251,34 @@ class Cluster:
             proc.p.send_signal(sig)
         proc.p.wait(30)
 
-    def stop(self):
-        """SIGTERM everything (APIs and HAProxy first, detectors drain, kafka last)."""
+    def stop(self, check_exit=True):
+        """SIGTERM everything (HAProxy and APIs first, detectors drain, kafka last), then,
+        with check_exit, fails the test if a process that was still running did not exit
+        0 on SIGTERM (a crash, a hang, or a sanitizer's leak report at exit)."""
         order = ([self.haproxy] if self.haproxy else []) + self.apis + self.detectors + \
             ([self.mock] if self.mock else [])
+        bad = []
         for pr in order:
-            if pr.alive():
-                pr.p.send_signal(signal.SIGTERM)
+            if not pr.alive():
+                continue  # killed by the test (or already failed: reported elsewhere)
+            # HAProxy: SIGUSR1 is its graceful stop (exit 0); SIGTERM kills it by signal
+            pr.p.send_signal(signal.SIGUSR1 if pr is self.haproxy else signal.SIGTERM)
             try:
-                pr.p.wait(20)
+                rc = pr.p.wait(30)
             except subprocess.TimeoutExpired:
                 pr.p.kill()
                 pr.p.wait()
-        if os.environ.get("LG_KEEP_CLUSTER") is None:
-            subprocess.run(["rm", "-rf", self.dir])
-        else:
+                rc = "hung on SIGTERM"
+            if rc != 0:
+                bad.append((pr, rc))
+        keep = os.environ.get("LG_KEEP_CLUSTER") is not None or (bad and check_exit)
+        if keep:
             print("cluster dir kept: " + self.dir)
+        else:
+            subprocess.run(["rm", "-rf", self.dir])
+        if bad and check_exit:
+            fail("; ".join("%s exited %s on SIGTERM, log %s: %s" % (
+                pr.name, rc, pr.log, pr.log_text()[-1500:]) for pr, rc in bad))
 
     # --- detector partitions (from their logs) -----------------------------------------
 
