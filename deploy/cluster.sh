@@ -8,7 +8,8 @@
 #
 # DIR (default /tmp/loginguard-cluster) holds pids/, logs/, bootstrap, the store and the
 # JWT secret; PORT (default 8000) is HAProxy's, the APIs take PORT+1..PORT+3. Binaries come
-# from LG_BUILD_DIR (default build/). Re-running `up` on a healthy cluster changes nothing.
+# from LG_BUILD_DIR (default build/). `up` is safe to re-run: it starts only what is not
+# running (everything, store included, if the mock Kafka itself is gone).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +36,8 @@ Runs a loginguard cluster on 127.0.0.1: lg-kafka-mock ($BROKERS brokers, lg.atte
 $PARTITIONS partitions), $N_DET detectors (one consumer group), $N_API API instances and
 HAProxy (deploy/haproxy.cfg) in front of them, all sharing one SQLite store.
 
-  up       start what is not running, wait until every part is ready, print the status
+  up       start what is not running (all of it, with a fresh store, if Kafka is not),
+           wait until every part is ready, print the status
            (demo users from data/demo-users.tsv plus 'admin', password in DIR/admin.password)
   status   each process (pid, alive) and each API's /healthz; exit 1 if anything is down
   down     stop everything: SIGTERM, SIGKILL after ${STOP_TIMEOUT_S}s; keeps DIR's logs and store
@@ -98,7 +100,9 @@ api_port() { echo $((PORT + ${1#api-})); }
 launch() {
     local name=$1
     shift
-    setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    # a fresh log per process: status reads the partitions from it
+    [ -f "$LOGS/$name.log" ] && mv "$LOGS/$name.log" "$LOGS/$name.log.prev"
+    setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
     echo $! >"$PIDS/$name"
 }
 
@@ -174,7 +178,6 @@ bootstrap_ready() { must_live kafka; grep -q '^BOOTSTRAP ' "$DIR/bootstrap" 2>/d
 
 register_users() {
     local name password
-    [ -s "$DIR/users.done" ] && return 0
     if [ -f "$ROOT/data/demo-users.tsv" ]; then
         while IFS=$'\t' read -r name password; do
             [ -n "$name" ] || continue
@@ -197,32 +200,35 @@ cmd_up() {
     command -v "$HAPROXY" >/dev/null || die "haproxy not found (apt-get install haproxy)"
     mkdir -p "$PIDS" "$LOGS"
 
-    # a cluster that is all up stays as it is; a partial one is restarted from scratch,
-    # since a new kafka mock has empty topics (the APIs and detectors would be stale)
-    local up=0 total=0
-    for name in $(names); do
-        total=$((total + 1))
-        alive "$name" && up=$((up + 1))
-    done
-    if [ "$up" -eq "$total" ]; then
-        echo "cluster already running in $DIR"
-        cmd_status
-        return
+    # Kafka alive: keep what runs, start only what is missing (a dead API or detector
+    # rejoins the same topics and store). Kafka dead: the mock's topics died with it, so
+    # everything starts from scratch, store included (it must match the topics).
+    if alive kafka; then
+        bus="kafka://$(sed -n 's/^BOOTSTRAP //p' "$DIR/bootstrap")"
+        echo "mock kafka is running: starting only what is not"
+    else
+        for name in $(names); do
+            alive "$name" || continue
+            echo "kafka is gone: stopping the rest of the old cluster first"
+            cmd_down
+            mkdir -p "$PIDS" "$LOGS"
+            break
+        done
+        for i in $(seq 0 $N_API); do
+            port_busy $((PORT + i)) && die "port $((PORT + i)) is in use (choose --port)"
+        done
+        echo "$PORT" >"$DIR/port"
+        rm -f "$DB" "$DB-wal" "$DB-shm" "$DIR/users.done" "$DIR/bootstrap" "$PIDS"/*
+        for name in $(names); do
+            [ -f "$LOGS/$name.log" ] && mv "$LOGS/$name.log" "$LOGS/$name.log.prev"
+        done
+        echo "starting mock kafka ($BROKERS brokers, $PARTITIONS partitions)"
+        setsid "$MOCK" --brokers "$BROKERS" --partitions "$PARTITIONS" >"$DIR/bootstrap" \
+            2>>"$LOGS/kafka.log" </dev/null &
+        echo $! >"$PIDS/kafka"
+        wait_for "the mock kafka's BOOTSTRAP line" bootstrap_ready
+        bus="kafka://$(sed -n 's/^BOOTSTRAP //p' "$DIR/bootstrap")"
     fi
-    if [ "$up" -gt 0 ]; then
-        echo "cluster in $DIR is partly up ($up/$total): restarting it"
-        cmd_down
-        mkdir -p "$PIDS" "$LOGS"
-    fi
-    for i in $(seq 0 $N_API); do
-        port_busy $((PORT + i)) && die "port $((PORT + i)) is in use (choose --port)"
-    done
-    echo "$PORT" >"$DIR/port"
-    # a mock cluster starts empty: so does the store, or replays would not match it
-    rm -f "$DB" "$DB-wal" "$DB-shm" "$DIR/users.done" "$DIR/bootstrap"
-    for name in $(names); do
-        [ -f "$LOGS/$name.log" ] && mv "$LOGS/$name.log" "$LOGS/$name.log.prev"
-    done
 
     if [ -z "${LG_JWT_SECRET:-}" ]; then
         [ -s "$DIR/jwt_secret" ] ||
@@ -230,21 +236,17 @@ cmd_up() {
         LG_JWT_SECRET=$(cat "$DIR/jwt_secret")
     fi
     export LG_JWT_SECRET
-
-    echo "starting mock kafka ($BROKERS brokers, $PARTITIONS partitions)"
-    setsid "$MOCK" --brokers "$BROKERS" --partitions "$PARTITIONS" >"$DIR/bootstrap" \
-        2>>"$LOGS/kafka.log" </dev/null &
-    echo $! >"$PIDS/kafka"
-    wait_for "the mock kafka's BOOTSTRAP line" bootstrap_ready
-    bus="kafka://$(sed -n 's/^BOOTSTRAP //p' "$DIR/bootstrap")"
-
-    echo "registering users in $DB"
-    register_users
+    [ -s "$DIR/users.done" ] || { echo "registering users in $DB"; register_users; }
 
     for i in $(seq 1 $N_DET); do
+        alive "detector-$i" && continue
+        echo "starting detector-$i"
         launch "detector-$i" "$LG" detector --bus "$bus" --store "$DB"
     done
     for i in $(seq 1 $N_API); do
+        alive "api-$i" && continue
+        port_busy "$(api_port "api-$i")" && die "port $(api_port "api-$i") is in use"
+        echo "starting api-$i"
         launch "api-$i" "$LG" api --bus "$bus" --store "$DB" --port "$(api_port "api-$i")" \
             --name "api-$i"
     done
@@ -253,10 +255,14 @@ cmd_up() {
     done
     wait_for "the detectors to share every partition" detectors_assigned
 
-    local env=(LG_HAPROXY_BIND="127.0.0.1:$PORT" LG_RUN_DIR="$DIR")
-    for i in $(seq 1 $N_API); do env+=("LG_API$i=127.0.0.1:$(api_port "api-$i")"); done
-    env "${env[@]}" "$HAPROXY" -c -q -f "$CFG" || die "haproxy rejects $CFG"
-    launch haproxy env "${env[@]}" "$HAPROXY" -f "$CFG" -db
+    if ! alive haproxy; then
+        local env=(LG_HAPROXY_BIND="127.0.0.1:$PORT" LG_RUN_DIR="$DIR")
+        for i in $(seq 1 $N_API); do env+=("LG_API$i=127.0.0.1:$(api_port "api-$i")"); done
+        env "${env[@]}" "$HAPROXY" -c -q -f "$CFG" || die "haproxy rejects $CFG"
+        port_busy "$PORT" && die "port $PORT is in use (choose --port)"
+        echo "starting haproxy"
+        launch haproxy env "${env[@]}" "$HAPROXY" -f "$CFG" -db
+    fi
     wait_for "haproxy to see every API UP" haproxy_all_up
     cmd_status
     echo
@@ -286,7 +292,7 @@ cmd_status() {
                 extra="lg.attempts partitions=$(detector_partitions "$name")" ;;
             haproxy) extra="127.0.0.1:$PORT /healthz=$(http_status "$PORT" /healthz)" ;;
         esac
-        [ "$state" = up ] || extra=
+        [ "$state" = up ] || extra=${extra##*/healthz=000 }   # a dead API: HAProxy's view only
         printf '%-12s %-8s %-6s %s\n' "$name" "${pid:--}" "$state" "$extra"
     done
     return $bad
