@@ -292,7 +292,9 @@ cmd_status() {
                 extra="lg.attempts partitions=$(detector_partitions "$name")" ;;
             haproxy) extra="127.0.0.1:$PORT /healthz=$(http_status "$PORT" /healthz)" ;;
         esac
-        [ "$state" = up ] || extra=${extra##*/healthz=000 }   # a dead API: HAProxy's view only
+        if [ "$state" = down ]; then   # a dead API: HAProxy's view of it, if any
+            case $extra in *haproxy=?*) extra=haproxy=${extra##*haproxy=} ;; *) extra= ;; esac
+        fi
         printf '%-12s %-8s %-6s %s\n' "$name" "${pid:--}" "$state" "$extra"
     done
     return $bad
