@@ -142,6 +142,7 @@ haproxy_all_up() { must_live haproxy; [ "$(haproxy_servers | grep -c ' UP$')" -e
 
 # partitions of lg.attempts a detector holds now, from its rebalance log lines
 detector_partitions() {
+    [ -f "$LOGS/$1.log" ] || return 0
     awk '/consumer topic=lg.attempts .* (assigned|revoked) partitions=/ {
              split($NF, kv, "="); n = split(kv[2], p, ",")
              for (i = 1; i <= n; i++) held[p[i]] = ($(NF-1) == "assigned")
