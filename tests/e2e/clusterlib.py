@@ -11,6 +11,7 @@ import json
 import os
 import random
 import select
+import shutil
 import signal
 import socket
 import sqlite3
@@ -275,7 +276,11 @@ class Cluster:
         if keep:
             print("cluster dir kept: " + self.dir)
         else:
-            subprocess.run(["rm", "-rf", self.dir])
+            for _ in range(3):  # a file appearing mid-removal makes one pass fail
+                shutil.rmtree(self.dir, ignore_errors=True)
+                if not os.path.exists(self.dir):
+                    break
+                time.sleep(0.5)
         if bad and check_exit:
             fail("; ".join("%s exited %s on SIGTERM, log %s: %s" % (
                 pr.name, rc, pr.log, pr.log_text()[-1500:]) for pr, rc in bad))
