@@ -2,7 +2,8 @@
  * engine.c - the detection engine: rules over exact sliding windows (window.c), last
  * blocks with escalation (blocktab.c), keys as keyed 128-bit fingerprints (keyhash.c).
  *
- * One attempt: advance the engine clock to max(clock, ts); if an alive block of any
+ * One attempt: advance the engine clock to max(clock, ts) (unless the caller drives the
+ * clock: lg_engine_clock_set); if an alive block of any
  * enabled rule applying to the attempt covers ts, the outcome is BLOCKED and nothing is
  * counted; else a success clears each applying rule's window (reset_on_success) and a
  * failure is counted by each, possibly completing a block. Then each table's sweeper
@@ -60,7 +61,10 @@ struct lg_engine {
     size_t n_rules;
     unsigned key_types; /* KT_* bits used by some enabled rule */
     lg_keyhash_secret secret;
-    int64_t now_ms; /* largest ts judged: the event-time clock; INT64_MIN before any */
+    /* the eviction clock: largest ts judged (INT64_MIN before any), or the caller's once
+     * clock_external (lg_engine_clock_set) */
+    int64_t now_ms;
+    bool clock_external;
     uint32_t sweep_tick;
     lg_engine_stats st;
 };
@@ -340,7 +344,7 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
     size_t n_blocks = 0;
     unsigned hint;
 
-    if (a->ts_ms > e->now_ms)
+    if (a->ts_ms > e->now_ms && !e->clock_external)
         e->now_ms = a->ts_ms;
     e->st.attempts++;
     for (size_t i = 0; i < e->n_rules; i++) {
@@ -678,4 +682,17 @@ void lg_engine_stats_get(const lg_engine *e, lg_engine_stats *out)
         s.bytes += lg_keytab_bytes(&r->win.tab) + lg_keytab_bytes(&r->blocks.tab);
     }
     *out = s;
+}
+
+void lg_engine_clock_set(lg_engine *e, int64_t clock_ms)
+{
+    lg_assert(e != NULL);
+    e->clock_external = true;
+    if (clock_ms > e->now_ms)
+        e->now_ms = clock_ms;
+}
+
+int64_t lg_engine_clock(const lg_engine *e)
+{
+    return e->now_ms;
 }

@@ -19,8 +19,10 @@
  *    this one, level = previous level + 1, else 1; duration = block_for_ms * 2^(level-1),
  *    capped at 24 h; block_for_ms == 0 means permanent (until = 0);
  *  - state of a key is evicted once it is idle: its newest ts is window_ms or more behind
- *    the newest ts the engine has seen (event time); its last block is kept until 24 h
- *    after it ends (permanent blocks until unblocked), for escalation and for BLOCKED.
+ *    the engine clock; its last block is kept until 24 h after it ends (permanent blocks
+ *    until unblocked), for escalation and for BLOCKED. The clock is the newest ts the
+ *    engine has seen (event time) unless the caller drives it (lg_engine_clock_set).
+ *    Eviction is exact as long as no attempt judged later has a ts below the clock.
  *
  * Not thread-safe: one engine per detector thread. O(1) amortised per attempt.
  */
@@ -114,5 +116,21 @@ bool lg_engine_blocked(lg_engine *e, const char *key, size_t key_len, int64_t no
                        lg_block *out);
 
 void lg_engine_stats_get(const lg_engine *e, lg_engine_stats *out);
+
+/*
+ * Hands the eviction clock to the caller. By default the clock is the largest ts judged,
+ * which is right when attempts come in (nearly) ts order, as in `replay`. A consumer of
+ * several partitions that arrive out of step (a Kafka detector catching up) must not let
+ * one partition's newer attempts idle the keys of another: it calls this with a low
+ * watermark, a time below which it expects no more attempts. From the first call on, the
+ * engine no longer advances its clock from attempts; idleness, sweeps and block record
+ * expiry use clock_ms. Monotonic: a value below the current clock is ignored, so
+ * INT64_MIN switches to the caller's clock without moving it. Attempts with ts above the
+ * clock are judged as usual (they only keep more state alive for longer).
+ */
+void lg_engine_clock_set(lg_engine *e, int64_t clock_ms);
+
+/* The eviction clock now (INT64_MIN before any attempt or lg_engine_clock_set). */
+int64_t lg_engine_clock(const lg_engine *e);
 
 #endif

@@ -100,7 +100,6 @@ lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, lg_wentry *e, int64_
 {
     bool fresh;
 
-    lg_assert(now_ms >= ts_ms);
     lg_debug_assert(e == lg_keytab_find(&w->tab, h));
     e = lookup(w, e, ts_ms, now_ms, block_hint, &fresh);
     if (fresh && idle(w, ts_ms, now_ms)) {

@@ -13,7 +13,8 @@
  * offsets L - t (< window_ms <= 24 h), so threshold 5 costs 48 bytes per key.
  *
  * Eviction is part of the semantics, so that it is exact whenever it happens: a key whose
- * L is window_ms or more behind the engine clock `now` (largest ts seen) has no state.
+ * L is window_ms or more behind the engine clock `now` (largest ts seen, or a low
+ * watermark the engine's caller sets) has no state.
  * Lookups treat such entries as absent; lg_window_sweep frees them a few slots per call.
  */
 #ifndef LG_WINDOW_H
@@ -77,7 +78,8 @@ static inline lg_wentry *lg_window_recheck(const lg_window *w, lg_keyhash h, lg_
 }
 
 /* Counts a failure at ts_ms for key h, whose entry is e (lg_window_find(w, h), NULL
- * included); now_ms is the engine clock (>= ts_ms). block_hint initialises the hint of a
+ * included); now_ms is the engine clock, which a caller-driven clock may keep below
+ * ts_ms (idleness is then simply not reached). block_hint initialises the hint of a
  * state this call creates (see below). */
 lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, lg_wentry *e, int64_t ts_ms,
                                 int64_t now_ms, bool block_hint, int64_t *since_ms);
