@@ -128,3 +128,10 @@ int lg_bus_seek(lg_bus_consumer *c, int32_t partition, int64_t offset)
         return LG_EINVAL;
     return c->ops->seek(c, partition, offset);
 }
+
+bool lg_bus_at_end(lg_bus_consumer *c, int32_t partition)
+{
+    if (c->ops->at_end == NULL)
+        return false;
+    return c->ops->at_end(c, partition);
+}

@@ -149,6 +149,14 @@ int lg_bus_offset_for_time(lg_bus_consumer *c, int32_t partition, int64_t ts_ms,
  * LG_EINVAL from a back-end that lacks it. */
 int lg_bus_seek(lg_bus_consumer *c, int32_t partition, int64_t offset);
 
+/* True when the last poll left nothing more to read on partition (an assigned one) right
+ * now: Kafka: the partition's end was reached (PARTITION_EOF) and no message of it was
+ * returned since; embedded: the read position is the tail. Unlike lg_bus_caught_up it
+ * turns false again once new messages are read. A detector uses it to leave partitions
+ * with nothing pending out of its event-time low watermark. Optional: false from a
+ * back-end that lacks it (every partition then counts as having more to read). */
+bool lg_bus_at_end(lg_bus_consumer *c, int32_t partition);
+
 /* Back-end interface, for embedded.c and kafka.c only. */
 typedef struct lg_bus_ops {
     const char *name;
@@ -170,6 +178,7 @@ typedef struct lg_bus_ops {
     int (*offset_for_time)(lg_bus_consumer *c, int32_t partition, int64_t ts_ms,
                            int64_t *offset);
     int (*seek)(lg_bus_consumer *c, int32_t partition, int64_t offset);
+    bool (*at_end)(lg_bus_consumer *c, int32_t partition); /* optional: NULL = false */
 } lg_bus_ops;
 
 /* Every back-end's lg_bus and lg_bus_consumer begin with these headers. */

@@ -613,6 +613,19 @@ static bool emb_caught_up(lg_bus_consumer *base)
     return up;
 }
 
+static bool emb_at_end(lg_bus_consumer *base, int32_t partition)
+{
+    emb_consumer *c = (emb_consumer *)base;
+    bool end;
+
+    if (partition != 0 || !c->assigned)
+        return false;
+    pthread_mutex_lock(&c->topic->mu);
+    end = c->next == c->topic->tail;
+    pthread_mutex_unlock(&c->topic->mu);
+    return end;
+}
+
 /* --- bus ------------------------------------------------------------------------ */
 
 static void emb_close(lg_bus *b)
@@ -659,6 +672,7 @@ static const lg_bus_ops emb_ops = {
     .caught_up = emb_caught_up,
     .offset_for_time = emb_offset_for_time,
     .seek = emb_seek,
+    .at_end = emb_at_end,
 };
 
 int lg_bus__embedded_open(const lg_bus_conf *conf, lg_bus **out, char *err, size_t err_len)

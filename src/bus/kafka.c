@@ -434,4 +434,5 @@ static const lg_bus_ops kafka_ops = {
     .caught_up = lg_bus__kafka_caught_up,
     .offset_for_time = lg_bus__kafka_offset_for_time,
     .seek = lg_bus__kafka_seek,
+    .at_end = lg_bus__kafka_at_end,
 };

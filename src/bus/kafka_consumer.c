@@ -8,7 +8,8 @@
  * seeks are written into the assignment before it is applied, so no message of a new
  * partition is returned from anywhere but where the owner wants. Without a group the
  * consumer assigns itself every partition of the topic at creation.
- * enable.partition.eof marks each partition that reached its end: caught_up.
+ * enable.partition.eof marks each partition that reached its end: caught_up (sticky) and
+ * at_end (until a message of that partition is returned again).
  *
  *   consumer_new ──(group)──► JOINING ──rebalance ASSIGN: assigned(), assign──► ASSIGNED
  *        │                       ▲                                                │
@@ -36,7 +37,8 @@ typedef struct kafka_consumer {
     lg_bus_rebalance_cb rebalance;
     bool ever_assigned;
     bool assigned[LG_BUS_PARTITIONS_MAX];
-    bool eof[LG_BUS_PARTITIONS_MAX];
+    bool eof[LG_BUS_PARTITIONS_MAX];    /* sticky once the end was reached: caught_up */
+    bool at_end[LG_BUS_PARTITIONS_MAX]; /* at the end now: EOF, no message of it since */
     /* inside the assign callback: the list about to be assigned (seeks edit it) */
     rd_kafka_topic_partition_list_t *pending;
     /* messages returned by the last poll, destroyed at the next one */
@@ -125,7 +127,7 @@ static void kc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             parts->elems[i].offset = kc_start_offset(c);
         for (size_t i = 0; i < n; i++) {
             c->assigned[ids[i]] = true;
-            c->eof[ids[i]] = false;
+            c->eof[ids[i]] = c->at_end[ids[i]] = false;
         }
         c->ever_assigned = true;
         c->pending = parts;
@@ -139,14 +141,14 @@ static void kc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             c->rebalance.revoked(c->rebalance.opaque, &c->base, ids, n);
         for (size_t i = 0; i < n; i++) {
             c->assigned[ids[i]] = false;
-            c->eof[ids[i]] = false;
+            c->eof[ids[i]] = c->at_end[ids[i]] = false;
         }
         kc_apply(c, parts, false);
     } else {
         lg_log(LG_ERROR, "bus", "consumer topic=%s rebalance error: %s", c->topic,
                rd_kafka_err2str(err));
         for (size_t i = 0; i < LG_BUS_PARTITIONS_MAX; i++)
-            c->assigned[i] = c->eof[i] = false;
+            c->assigned[i] = c->eof[i] = c->at_end[i] = false;
         rd_kafka_assign(c->rk, NULL);
     }
 }
@@ -366,7 +368,7 @@ int lg_bus__kafka_poll(lg_bus_consumer *base, lg_bus_msg *msgs, size_t cap, size
         wait_ms = 0;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (kc_partition_ok(m->partition))
-                c->eof[m->partition] = true;
+                c->eof[m->partition] = c->at_end[m->partition] = true;
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -376,6 +378,8 @@ int lg_bus__kafka_poll(lg_bus_consumer *base, lg_bus_msg *msgs, size_t cap, size
             rd_kafka_message_destroy(m);
             continue;
         }
+        if (kc_partition_ok(m->partition))
+            c->at_end[m->partition] = false;
         c->held[c->n_held++] = m;
         msgs[got] = (lg_bus_msg){
             .topic = c->topic,
@@ -464,7 +468,7 @@ int lg_bus__kafka_seek(lg_bus_consumer *base, int32_t partition, int64_t offset)
         if (tp == NULL)
             return LG_ENOTFOUND;
         tp->offset = offset;
-        c->eof[partition] = false;
+        c->eof[partition] = c->at_end[partition] = false;
         return 0;
     }
     if (!c->assigned[partition])
@@ -480,7 +484,7 @@ int lg_bus__kafka_seek(lg_bus_consumer *base, int32_t partition, int64_t offset)
                (int)partition, (long long)offset, rd_kafka_err2str(e));
         return lg_bus__kafka_err(e);
     }
-    c->eof[partition] = false;
+    c->eof[partition] = c->at_end[partition] = false;
     return 0;
 }
 
@@ -549,4 +553,10 @@ bool lg_bus__kafka_caught_up(lg_bus_consumer *base)
             return false;
     }
     return true;
+}
+
+bool lg_bus__kafka_at_end(lg_bus_consumer *base, int32_t partition)
+{
+    kafka_consumer *c = (kafka_consumer *)base;
+    return kc_partition_ok(partition) && c->assigned[partition] && c->at_end[partition];
 }

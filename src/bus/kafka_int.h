@@ -69,6 +69,7 @@ bool lg_bus__kafka_caught_up(lg_bus_consumer *c);
 int lg_bus__kafka_offset_for_time(lg_bus_consumer *c, int32_t partition, int64_t ts_ms,
                                   int64_t *offset);
 int lg_bus__kafka_seek(lg_bus_consumer *c, int32_t partition, int64_t offset);
+bool lg_bus__kafka_at_end(lg_bus_consumer *c, int32_t partition);
 
 /*
  * The timestamp probe (kafka_probe.c): the first offset in [lo, hi) whose message has

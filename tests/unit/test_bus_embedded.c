@@ -483,6 +483,34 @@ static void test_caught_up_once_the_tail_at_creation_is_reached(void **state)
     lg_bus_close(bus);
 }
 
+static void test_at_end_while_the_read_position_is_the_tail(void **state)
+{
+    lg_bus *bus = bus_open(64);
+    lg_bus_consumer *c = consumer_new(bus, "t", LG_BUS_FROM_BEGINNING);
+    lg_bus_msg msgs[POLL_CAP];
+    size_t n;
+    (void)state;
+
+    assert_false(lg_bus_at_end(c, 0)); /* not assigned before the first poll */
+    for (int i = 0; i < 3; i++)
+        publish_str(bus, "t", "k", "v");
+    assert_int_equal(lg_bus_poll(c, msgs, 2, &n, 0), 0);
+    assert_int_equal(n, 2);
+    assert_false(lg_bus_at_end(c, 0)); /* N-1 of the 3 read */
+    assert_int_equal(lg_bus_poll(c, msgs, 1, &n, 0), 0);
+    assert_int_equal(n, 1);
+    assert_true(lg_bus_at_end(c, 0)); /* N */
+    publish_str(bus, "t", "k", "later");
+    assert_false(lg_bus_at_end(c, 0)); /* unlike caught_up, not sticky */
+    assert_true(lg_bus_caught_up(c));
+    assert_int_equal(lg_bus_poll(c, msgs, 1, &n, 0), 0);
+    assert_int_equal(n, 1);
+    assert_true(lg_bus_at_end(c, 0));
+    assert_false(lg_bus_at_end(c, 1)); /* the embedded bus has partition 0 only */
+    lg_bus_consumer_free(c);
+    lg_bus_close(bus);
+}
+
 static void test_commit_is_remembered_per_consumer(void **state)
 {
     lg_bus *bus = bus_open(16);
@@ -728,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_seek_time_moves_to_first_message_at_or_after_the_time),
         cmocka_unit_test(test_offset_for_time_does_not_move_and_seek_clamps_to_retained_range),
         cmocka_unit_test(test_caught_up_once_the_tail_at_creation_is_reached),
+        cmocka_unit_test(test_at_end_while_the_read_position_is_the_tail),
         cmocka_unit_test(test_commit_is_remembered_per_consumer),
         cmocka_unit_test(test_from_committed_starts_at_the_oldest_retained_message),
         cmocka_unit_test(test_assigned_is_called_once_before_the_first_message),

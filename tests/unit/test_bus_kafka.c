@@ -274,6 +274,75 @@ static void test_caught_up_once_every_partition_reached_its_end(void **state)
     lg_bus_close(bus);
 }
 
+/* A key of topic (cnt partitions) that lands on partition p. */
+static void key_on(const char *topic, int32_t cnt, int32_t p, char *key, size_t len)
+{
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, len, "key%d", i);
+        if (expected_partition(topic, key, cnt) == p)
+            return;
+    }
+    fail_msg("no key of partition %d found", (int)p);
+}
+
+/* Polls (cap 1 at a time, so a poll that returns a message stops right after it) until
+ * partition p is at its end; returns the messages read meanwhile. */
+static size_t poll_until_at_end(lg_bus_consumer *c, int32_t p)
+{
+    lg_bus_msg msgs[1];
+    size_t total = 0;
+    int64_t deadline = lg_mono_ns() + (int64_t)WAIT_MS * 1000000;
+    while (!lg_bus_at_end(c, p) && lg_mono_ns() < deadline) {
+        size_t n = 0;
+        assert_int_equal(lg_bus_poll(c, msgs, 1, &n, 100), 0);
+        total += n;
+    }
+    return total;
+}
+
+static void test_at_end_per_partition_until_a_message_of_it_is_returned(void **state)
+{
+    char k0[16], k1[16];
+    lg_bus_msg msgs[1];
+    size_t n = 0;
+    (void)state;
+    rd_kafka_mock_topic_create(mock, "t.atend", 2, 3);
+    key_on("t.atend", 2, 0, k0, sizeof k0);
+    key_on("t.atend", 2, 1, k1, sizeof k1);
+    lg_bus *bus = open_bus(1000);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(lg_bus_publish(bus, "t.atend", k0, strlen(k0), "v", 1, 1000, NULL,
+                                        NULL), 0);
+    assert_int_equal(lg_bus_flush(bus, WAIT_MS), 0);
+    lg_bus_consumer *c = open_consumer(bus, "t.atend", NULL, LG_BUS_FROM_BEGINNING,
+                                       (lg_bus_rebalance_cb){0});
+    assert_false(lg_bus_at_end(c, 0));
+    assert_false(lg_bus_at_end(c, 1));
+    /* the empty partition reaches its end too; the other after its 5 messages */
+    size_t got = poll_until_at_end(c, 1);
+    got += poll_until_at_end(c, 0);
+    assert_int_equal(got, 5);
+    assert_true(lg_bus_at_end(c, 0));
+    assert_true(lg_bus_at_end(c, 1));
+    assert_false(lg_bus_at_end(c, 2)); /* not a partition of the topic */
+
+    /* a new message on partition 1: not at its end from the poll that returns it */
+    assert_int_equal(lg_bus_publish(bus, "t.atend", k1, strlen(k1), "w", 1, 1000, NULL,
+                                    NULL), 0);
+    int64_t deadline = lg_mono_ns() + (int64_t)WAIT_MS * 1000000;
+    while (n == 0 && lg_mono_ns() < deadline)
+        assert_int_equal(lg_bus_poll(c, msgs, 1, &n, 100), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(msgs[0].partition, 1);
+    assert_false(lg_bus_at_end(c, 1));
+    assert_true(lg_bus_at_end(c, 0));
+    assert_true(lg_bus_caught_up(c)); /* sticky, unlike at_end */
+    assert_int_equal(poll_until_at_end(c, 1), 0);
+    assert_true(lg_bus_at_end(c, 1));
+    lg_bus_consumer_free(c);
+    lg_bus_close(bus);
+}
+
 static void test_offset_for_time_finds_first_message_at_or_after_timestamp(void **state)
 {
     got_msg got[1];
@@ -459,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_keyed_messages_keep_order_on_the_partition_of_their_key),
         cmocka_unit_test(test_tombstone_arrives_with_null_value),
         cmocka_unit_test(test_caught_up_once_every_partition_reached_its_end),
+        cmocka_unit_test(test_at_end_per_partition_until_a_message_of_it_is_returned),
         cmocka_unit_test(test_offset_for_time_finds_first_message_at_or_after_timestamp),
         cmocka_unit_test(test_group_commit_is_where_the_next_member_resumes),
         cmocka_unit_test(test_full_producer_queue_pushes_back_and_loses_nothing),
