@@ -196,6 +196,8 @@ static int batch_process(lg_detector *d, size_t n)
             }
             continue;
         }
+        /* the clock moves only between batches, so the order within one is free */
+        lg_detector_clock_seen(&d->clock, p, a.ts_ms);
         if (rebuild) {
             /* judged before, stored and committed: only the windows need it again */
             if (lg_engine_judge(d->engine, &a, scratch, LG_RULES_MAX, &nb) == 0)
@@ -234,6 +236,20 @@ done:
     return rc;
 }
 
+/* After a poll (and its batch): the engine's clock moves to the low watermark of the
+ * owned partitions, so that one partition's newer attempts never idle the windows of
+ * another's users (detector_clock.h). */
+static void clock_advance(lg_detector *d)
+{
+    bool at_end[LG_BUS_PARTITIONS_MAX];
+    int64_t clock_ms;
+
+    for (int32_t p = 0; p < LG_BUS_PARTITIONS_MAX; p++)
+        at_end[p] = d->clock.assigned[p] && lg_bus_at_end(d->attempts, p);
+    if (lg_detector_clock_low(&d->clock, at_end, &clock_ms))
+        lg_engine_clock_set(d->engine, clock_ms);
+}
+
 /* --- the thread ------------------------------------------------------------------ */
 
 static void *detector_main(void *arg)
@@ -267,6 +283,8 @@ static void *detector_main(void *arg)
         } else if (n > 0 && batch_process(d, n) != 0) {
             atomic_store(&d->failed, true);
             break;
+        } else {
+            clock_advance(d);
         }
         if (!stopping)
             continue;
@@ -287,6 +305,20 @@ static void *detector_main(void *arg)
 }
 
 /* --- lifecycle ------------------------------------------------------------------- */
+
+int lg_detector__engine_new(lg_detector *d, lg_engine **out, char *err, size_t err_len)
+{
+    lg_engine *e = NULL;
+    int rc = lg_engine_new(&d->cfg->engine, &e, err, err_len);
+
+    if (rc != 0)
+        return rc;
+    /* the clock stays put until the first watermark: partitions come out of step */
+    lg_engine_clock_set(e, INT64_MIN);
+    lg_detector_clock_reset(&d->clock);
+    *out = e;
+    return 0;
+}
 
 static int64_t rebuild_window_ms(const lg_engine_conf *ec)
 {
@@ -345,7 +377,7 @@ int lg_detector_new(const lg_config *cfg, lg_bus *bus, lg_detector **out, char *
         lg_detector_free(d);
         goto fail_nomem;
     }
-    rc = lg_engine_new(&cfg->engine, &d->engine, err, err_len);
+    rc = lg_detector__engine_new(d, &d->engine, err, err_len);
     if (rc != 0)
         goto fail;
     rc = lg_store_open(cfg->store_url, &d->store, err, err_len);

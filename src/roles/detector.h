@@ -8,6 +8,10 @@
  * re-reading the last window_ms of it (lg_bus_seek_time) after loading current blocks,
  * before deciding anything. On losing a partition it drops that state.
  *
+ * Its engine's eviction clock is the low watermark of the partitions it reads
+ * (detector_clock.h), not the newest attempt of any: partitions arrive out of step, and a
+ * leading one must not idle the windows of a lagging one's users.
+ *
  * Runs on its own thread (lg_detector_start) in `loginguard run` and `loginguard
  * detector`. Opens its own store handle from cfg->store_url.
  */

@@ -14,6 +14,7 @@
 #include "bus/bus.h"
 #include "core/engine.h"
 #include "roles/detector.h"
+#include "roles/detector_clock.h"
 #include "store/store.h"
 
 /* a key on lg.blocks: lg_block_key() prefixes rule ip/user_ip keys ("user_ip:") */
@@ -57,6 +58,9 @@ struct lg_detector {
     int64_t live_from[LG_BUS_PARTITIONS_MAX];
     bool reset_pending;
     bool ever_assigned;
+    /* the engine's eviction clock: the low watermark of the owned partitions, set after
+     * each poll (detector_clock.h); reset with the engine */
+    lg_detector_clock clock;
 
     /* one batch: polled messages, the attempts judged live, the blocks they decided */
     size_t batch_cap;
@@ -97,5 +101,9 @@ int lg_detector__blocks_feed(lg_detector *d, int timeout_ms);
 int lg_detector__blocks_open(lg_detector *d, char *err, size_t err_len);
 
 void lg_detector__stats_add(lg_detector *d, const lg_detector_stats *delta);
+
+/* Builds an engine from the configuration whose eviction clock the detector drives, and
+ * resets d->clock to "no partition" (every engine starts with no partition's history). */
+int lg_detector__engine_new(lg_detector *d, lg_engine **out, char *err, size_t err_len);
 
 #endif

@@ -114,12 +114,14 @@ static void blocks_catch_up(lg_detector *d)
            (unsigned long long)read);
 }
 
-/* Drops every window and block: a fresh engine, and lg.blocks reread from the start. */
+/* Drops every window and block: a fresh engine (its clock and the watermark reset too:
+ * the partitions assigned next may be behind the old clock), and lg.blocks reread from
+ * the start. */
 static int engine_reset(lg_detector *d)
 {
     char err[256];
     lg_engine *e = NULL;
-    int rc = lg_engine_new(&d->cfg->engine, &e, err, sizeof err);
+    int rc = lg_detector__engine_new(d, &e, err, sizeof err); /* and a reset clock */
 
     if (rc != 0) {
         lg_log(LG_ERROR, "detector", "cannot rebuild the engine: %s", err);
@@ -199,6 +201,8 @@ void lg_detector__assigned(void *opaque, lg_bus_consumer *c, const int32_t *part
         lg_assert(partitions[i] >= 0 && partitions[i] < LG_BUS_PARTITIONS_MAX);
         d->owned[partitions[i]] = true;
         d->commit_next[partitions[i]] = -1;
+        /* read from nowhere yet: holds the engine's clock until its first attempt */
+        lg_detector_clock_assign(&d->clock, partitions[i]);
         partition_plan(d, c, partitions[i], now_ms);
     }
     d->ever_assigned = true;
@@ -214,6 +218,7 @@ void lg_detector__revoked(void *opaque, lg_bus_consumer *c, const int32_t *parti
         d->owned[partitions[i]] = false;
         d->live_from[partitions[i]] = -1;
         d->commit_next[partitions[i]] = -1;
+        lg_detector_clock_revoke(&d->clock, partitions[i]);
     }
     if (n > 0) {
         d->reset_pending = true;
