@@ -543,6 +543,13 @@ int lg_engine_load_block(lg_engine *e, const lg_block *b)
     memcpy(a.ip, b->ip, ip_len);
     keys_compute(e, &a, &k);
     lg_assert(rule_applies(r, &k));
+    /* a block older than the key's record is history this engine is already past (a
+     * detector reading its own block back after deciding the next, escalated one, in the
+     * same catch-up batch): replacing the record would shorten the newer block and lower
+     * the next level */
+    if (lg_blocktab_get(&r->blocks, k.h[r->conf.key], e->now_ms, &rec) &&
+        rec.since_ms > b->since_ms)
+        return 0;
     rec.since_ms = b->since_ms;
     rec.until_ms = b->until_ms;
     rec.level = b->level;

@@ -103,7 +103,9 @@ int lg_engine_judge_batch(lg_engine *e, lg_attempt *a, size_t n, lg_engine_block
  * Loads a block decided elsewhere (read back from lg.blocks when a detector rebuilds its
  * partitions): the key is blocked from since to until, its level is remembered for
  * escalation, and its window is cleared up to since, exactly as if this engine had
- * decided it. A block with an unknown rule name is ignored (returns LG_ENOTFOUND).
+ * decided it. A block with an unknown rule name is ignored (returns LG_ENOTFOUND). A
+ * block older (since) than the key's alive record is ignored too (returns 0): the record
+ * already holds later history.
  */
 int lg_engine_load_block(lg_engine *e, const lg_block *b);
 

@@ -630,6 +630,34 @@ static void test_loaded_block_clears_window_up_to_since(void **state)
     fx_close(&f);
 }
 
+static void test_loaded_block_older_than_the_key_s_record_does_not_replace_it(void **state)
+{
+    fx f;
+    lg_engine_conf c = conf_user(5, 60000, 15 * MIN_MS);
+
+    (void)state;
+    fx_open(&f, &c);
+    lg_block b1 = block_at(&f, "alice", T0);
+    lg_block b2 = block_at(&f, "alice", b1.until_ms);
+    assert_int_equal(b2.level, 2);
+    /* the first block read back from lg.blocks after the second was decided */
+    assert_int_equal(lg_engine_load_block(f.e, &b1), 0);
+    assert_int_equal(fail_at(&f, "alice", b2.until_ms - 1), LG_OUTCOME_BLOCKED);
+    lg_block b3 = block_at(&f, "alice", b2.until_ms);
+    assert_int_equal(b3.level, 3);
+    /* the same block again (N), and a later one (N+1), are loaded as before */
+    assert_int_equal(lg_engine_load_block(f.e, &b3), 0);
+    assert_int_equal(fail_at(&f, "alice", b3.until_ms - 1), LG_OUTCOME_BLOCKED);
+    lg_block later = b3;
+    later.since_ms = b3.since_ms + 1;
+    later.until_ms = b3.until_ms + 1;
+    later.level = 7;
+    assert_int_equal(lg_engine_load_block(f.e, &later), 0);
+    assert_int_equal(fail_at(&f, "alice", b3.until_ms), LG_OUTCOME_BLOCKED);
+    assert_int_equal(block_at(&f, "alice", later.until_ms).level, 8);
+    fx_close(&f);
+}
+
 static void test_unblock_forgets_block_and_escalation(void **state)
 {
     fx f;
@@ -886,6 +914,7 @@ int main(void)
         cmocka_unit_test(test_block_of_one_rule_makes_attempt_blocked_for_every_rule),
         cmocka_unit_test(test_loaded_block_blocks_and_escalates_like_a_decided_one),
         cmocka_unit_test(test_loaded_block_clears_window_up_to_since),
+        cmocka_unit_test(test_loaded_block_older_than_the_key_s_record_does_not_replace_it),
         cmocka_unit_test(test_unblock_forgets_block_and_escalation),
         cmocka_unit_test(test_idle_keys_are_evicted_after_time_moves_on),
         cmocka_unit_test(test_evicted_key_starts_over),

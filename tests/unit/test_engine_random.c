@@ -338,6 +338,10 @@ static int ref_load(ref *r, const lg_block *b)
         if (strcmp(rr->c.name, b->rule) != 0)
             continue;
         assert_true(ref_key(rr, b->user, b->ip, key, sizeof key));
+        /* a block older than the key's alive record is history already passed */
+        ref_blk *cur = ref_blk_get(r, rr, key);
+        if (cur != NULL && cur->since > b->since_ms)
+            return 0;
         ref_blk *nb = ref_blk_put(rr, key);
         nb->since = b->since_ms;
         nb->until = b->until_ms;
