@@ -11,6 +11,9 @@
  * Prints the load rate, the group join delay (the mock holds joins 3 s), and the
  * catch-up rate from the first judged attempt until every partition's committed offset
  * equals its high watermark. Everything shares the machine's cores with the brokers.
+ * Then it checks the decisions: the stored attempts, read back in (ts, id) order, go
+ * through an engine with its default clock (what `loginguard replay` does); its blocks
+ * and outcomes must equal the detector's (exit 1 otherwise).
  */
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
@@ -24,9 +27,11 @@
 #include "bus/bus.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/engine.h"
 #include "core/err.h"
 #include "core/event.h"
 #include "roles/detector.h"
+#include "store/store.h"
 
 #define BENCH_GROUP "bench-detector"
 /* the catch-up must end within this, or the figure is reported as not reached */
@@ -157,6 +162,48 @@ static bool all_committed(rd_kafka_t *rk, int partitions, const int64_t *his)
     return done;
 }
 
+/* The reference: stored attempts in (ts, id) order judged by a default-clock engine. */
+typedef struct reference {
+    lg_engine *e;
+    uint64_t attempts, blocks, outcome_diff;
+} reference;
+
+static void reference_judge(void *opaque, const lg_attempt *stored)
+{
+    reference *r = opaque;
+    lg_attempt a = *stored;
+    lg_block blocks[LG_RULES_MAX];
+    size_t nb = 0;
+
+    if (lg_engine_judge(r->e, &a, blocks, LG_RULES_MAX, &nb) != 0)
+        return;
+    r->attempts++;
+    r->blocks += nb;
+    r->outcome_diff += a.outcome != stored->outcome;
+}
+
+static int reference_run(const lg_config *cfg, const char *db, reference *r,
+                         lg_store_counts *counts)
+{
+    char err[256];
+    lg_store *store = NULL;
+    int rc;
+
+    memset(r, 0, sizeof *r);
+    rc = lg_engine_new(&cfg->engine, &r->e, err, sizeof err);
+    if (rc == 0)
+        rc = lg_store_open(db, &store, err, sizeof err);
+    if (rc == 0)
+        rc = lg_store_attempts_each(store, reference_judge, r);
+    if (rc == 0)
+        rc = lg_store_counts_get(store, counts);
+    if (rc != 0)
+        fprintf(stderr, "bench_kafka_catchup: reference: %s\n", lg_strerror(rc));
+    lg_store_close(store);
+    lg_engine_free(r->e);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     bench_opts o;
@@ -258,6 +305,26 @@ int main(int argc, char **argv)
                (unsigned long long)st.blocked, (unsigned long long)st.store_batches);
     }
     lg_detector_free(det);
+    if (t_done != 0) {
+        reference ref;
+        lg_store_counts counts;
+        int64_t t_ref = lg_mono_ns();
+
+        if (reference_run(cfg, db, &ref, &counts) != 0) {
+            rc = 1;
+        } else {
+            bool same = ref.blocks == st.blocks && ref.blocks == counts.blocks &&
+                        ref.outcome_diff == 0 && ref.attempts == (uint64_t)o.n;
+            printf("decisions: detector %llu blocks (%llu stored), engine in ts order %llu "
+                   "blocks on the %llu stored attempts, %llu outcomes differ (%.2f s): %s\n",
+                   (unsigned long long)st.blocks, (unsigned long long)counts.blocks,
+                   (unsigned long long)ref.blocks, (unsigned long long)ref.attempts,
+                   (unsigned long long)ref.outcome_diff, secs(lg_mono_ns() - t_ref),
+                   same ? "equal" : "DIFFERENT");
+            if (!same)
+                rc = 1;
+        }
+    }
     rd_kafka_consumer_close(admin);
     rd_kafka_destroy(admin);
     lg_bus_close(bus);
