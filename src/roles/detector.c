@@ -165,17 +165,51 @@ static void batch_commit(lg_detector *d)
     }
 }
 
-/* Judges, publishes, stores and commits one polled batch. Returns 0 or the LG_E* that
- * made the detector give up. */
+/* Writes the pending batch (attempts judged since the last flush and their blocks) in
+ * one transaction, makes sure its blocks are acknowledged on lg.blocks, then commits
+ * each partition's next offset. Returns 0 or the LG_E* that made the detector give up;
+ * on failure nothing is committed and the batch is read again by the next owner. */
+int lg_detector__pending_flush(lg_detector *d)
+{
+    int rc = 0;
+
+    if (d->n_attempts > 0 || d->n_blocks > 0) {
+        rc = batch_store(d);
+        if (rc != 0)
+            goto done;
+        lg_detector__stats_add(d, &(lg_detector_stats){.store_batches = 1});
+    }
+    /* a committed attempt's block must be acknowledged on lg.blocks: a rebuild would
+     * re-decide it silently, never publish it */
+    if (d->pending_published && (rc = lg_bus_flush(d->bus, LG_DETECTOR_FLUSH_MS)) != 0) {
+        lg_log(LG_ERROR, "detector", "blocks not acknowledged within %d ms: %s",
+               LG_DETECTOR_FLUSH_MS, lg_strerror(rc));
+        goto done;
+    }
+    batch_commit(d);
+done:
+    if (rc != 0) {
+        for (int32_t p = 0; p < LG_BUS_PARTITIONS_MAX; p++)
+            d->commit_next[p] = -1;
+    }
+    d->n_attempts = 0;
+    d->n_blocks = 0;
+    d->pending_published = false;
+    d->pending_since_ns = 0;
+    return rc;
+}
+
+/* Judges one polled batch and publishes the blocks it decides at once (block latency
+ * does not wait for the store); the attempts join the pending batch, written by
+ * lg_detector__pending_flush. Returns 0 or the LG_E* that made the detector give up. */
 static int batch_process(lg_detector *d, size_t n)
 {
     lg_detector_stats x;
-    bool published = false;
     int rc = 0;
 
     memset(&x, 0, sizeof x);
-    d->n_attempts = 0;
-    d->n_blocks = 0;
+    if (d->pending_since_ns == 0)
+        d->pending_since_ns = lg_mono_ns();
     for (size_t i = 0; i < n; i++) {
         const lg_bus_msg *m = &d->msgs[i];
         int32_t p = m->partition;
@@ -210,30 +244,39 @@ static int batch_process(lg_detector *d, size_t n)
                    (long long)m->offset, lg_strerror(rc));
             goto done;
         }
-        published = published || d->n_blocks > 0;
+        d->pending_published = d->pending_published || d->n_blocks > 0;
         d->commit_next[p] = m->offset + 1;
     }
-    if (d->n_attempts > 0 || d->n_blocks > 0) {
-        rc = batch_store(d);
-        if (rc != 0)
-            goto done;
-        x.store_batches++;
-    }
-    /* a committed attempt's block must be acknowledged on lg.blocks: a rebuild would
-     * re-decide it silently, never publish it */
-    if (published && (rc = lg_bus_flush(d->bus, LG_DETECTOR_FLUSH_MS)) != 0) {
-        lg_log(LG_ERROR, "detector", "blocks not acknowledged within %d ms: %s",
-               LG_DETECTOR_FLUSH_MS, lg_strerror(rc));
-        goto done;
-    }
-    batch_commit(d);
 done:
-    if (rc != 0) {
-        for (int32_t p = 0; p < LG_BUS_PARTITIONS_MAX; p++)
-            d->commit_next[p] = -1;
-    }
     lg_detector__stats_add(d, &x);
     return rc;
+}
+
+/* Should the pending batch be written now? When it is full, when the bus has nothing
+ * more right now (n == 0), or when its oldest attempt has waited LG_DETECTOR_LINGER_MS:
+ * under load this gathers several polls into one transaction (SQLite's cost is per
+ * transaction), and when idle it writes at once. */
+static bool pending_due(const lg_detector *d, size_t n_polled)
+{
+    if (d->n_attempts == 0 && d->n_blocks == 0) {
+        for (int32_t p = 0; p < LG_BUS_PARTITIONS_MAX; p++)
+            if (d->commit_next[p] >= 0)
+                return true; /* only bad messages: still commit past them */
+        return false;
+    }
+    return n_polled == 0 || d->n_attempts + 1 > d->batch_cap ||
+           lg_mono_ns() - d->pending_since_ns >= (int64_t)LG_DETECTOR_LINGER_MS * 1000000;
+}
+
+/* How long the next poll may wait: not past the pending batch's deadline. */
+static int poll_timeout_ms(const lg_detector *d)
+{
+    int64_t left_ms;
+
+    if (d->pending_since_ns == 0)
+        return LG_DETECTOR_POLL_MS;
+    left_ms = LG_DETECTOR_LINGER_MS - (lg_mono_ns() - d->pending_since_ns) / 1000000;
+    return left_ms <= 0 ? 0 : left_ms < LG_DETECTOR_POLL_MS ? (int)left_ms : LG_DETECTOR_POLL_MS;
 }
 
 /* After a poll (and its batch): the engine's clock moves to the low watermark of the
@@ -271,7 +314,8 @@ static void *detector_main(void *arg)
             drain_deadline = lg_mono_ns() + (int64_t)LG_DETECTOR_DRAIN_MS * 1000000;
         if (lg_detector__blocks_feed(d, 0) < 0)
             lg_log(LG_WARN, "detector", "reading %s failed", LG_TOPIC_BLOCKS);
-        rc = lg_bus_poll(d->attempts, d->msgs, d->batch_cap, &n, LG_DETECTOR_POLL_MS);
+        rc = lg_bus_poll(d->attempts, d->msgs, d->batch_cap - d->n_attempts, &n,
+                         poll_timeout_ms(d));
         /* read lg.blocks again after the wait: an unblock published while the poll slept
          * must apply to the attempts that came after it (DELETE, then a login) */
         if (rc == 0 && n > 0 && lg_detector__blocks_feed(d, 0) < 0)
@@ -285,6 +329,10 @@ static void *detector_main(void *arg)
             break;
         } else {
             clock_advance(d);
+        }
+        if ((rc != 0 || pending_due(d, n) || stopping) && lg_detector__pending_flush(d) != 0) {
+            atomic_store(&d->failed, true);
+            break;
         }
         if (!stopping)
             continue;

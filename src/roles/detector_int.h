@@ -28,6 +28,10 @@
 #define LG_DETECTOR_DRAIN_MS 15000
 /* one poll of lg.attempts waits at most this, so stop is noticed promptly */
 #define LG_DETECTOR_POLL_MS 100
+/* longest an attempt waits in the pending batch before its store write and commit: under
+ * load it gathers several polls into one SQLite transaction; blocks are published before
+ * this, so it delays the audit row and the offset commit, never a block */
+#define LG_DETECTOR_LINGER_MS 20
 /* the producer holds our blocks at most this long before a commit needs them acked */
 #define LG_DETECTOR_FLUSH_MS 10000
 /* store or bus refusals are retried with a doubling sleep up to this ceiling ... */
@@ -70,6 +74,8 @@ struct lg_detector {
     lg_block *batch_blocks;
     size_t n_blocks, blocks_cap;
     int64_t commit_next[LG_BUS_PARTITIONS_MAX]; /* -1: nothing to commit */
+    bool pending_published;   /* the pending batch decided blocks: flush the bus first */
+    int64_t pending_since_ns; /* when its first attempt was judged; 0 = empty */
     lg_bus_msg bmsgs[LG_DETECTOR_BLOCKS_POLL_MAX];
 
     lg_detector_block_cb on_block;
@@ -92,6 +98,9 @@ void lg_detector__assigned(void *opaque, lg_bus_consumer *c, const int32_t *part
                            size_t n);
 void lg_detector__revoked(void *opaque, lg_bus_consumer *c, const int32_t *partitions,
                           size_t n);
+
+/* Writes, acknowledges and commits the pending batch (detector.c). */
+int lg_detector__pending_flush(lg_detector *d);
 
 /* Feeds what lg.blocks has now to the engine: blocks loaded, tombstones unblocked.
  * Returns the number of messages read, or a negative LG_E*. */
