@@ -203,6 +203,9 @@ static inline uint64_t rng_upto(gen_rng *r, uint64_t n)
 }
 
 /* Decimal digits of v into p, zero-padded to at least width; returns the length. */
+/* digits of the counter in a generated id: 10^12 attempts per seed */
+#define GEN_ID_DIGITS 12
+
 static size_t put_dec(char *p, uint64_t v, size_t width)
 {
     char tmp[24];
@@ -295,7 +298,9 @@ static int generate(const gen_opts *o, FILE *out, const char *name)
     lg_assert(prefix > 0 && prefix < 16);
 
     for (uint64_t i = 0; i < o->events; i++) {
-        put_dec(a.id + prefix, i, 1);
+        /* zero-padded so ids sort in the order they are written: the audit store's id
+         * index then grows at its end instead of being rewritten all over */
+        put_dec(a.id + prefix, i, GEN_ID_DIGITS);
         gen_event(&g, o, i, &a);
         if (GEN_OUT_BUF - len < LG_EVENT_JSON_MAX + 1 && flush(out, buf, &len, name) != 0)
             return LG_EIO;

@@ -174,10 +174,12 @@ void lg_api__attempt_fill(lg_api *a, lg_attempt *at, const char *user, size_t us
     memset(at, 0, sizeof *at);
     /* id_prefix + counter (see lg_api_new); digits by hand: snprintf was a visible part
      * of a request's CPU */
+    /* zero-padded to LG_API_ID_DIGITS so one instance's ids sort in the order they are
+     * made: the audit store's id index then grows at its end */
     do {
         digits[nd++] = (char)('0' + seq % 10);
         seq /= 10;
-    } while (seq != 0);
+    } while (seq != 0 || nd < LG_API_ID_DIGITS);
     memcpy(at->id, a->id_prefix, a->id_prefix_len);
     for (size_t i = 0; i < nd; i++)
         at->id[a->id_prefix_len + i] = digits[nd - 1 - i];

@@ -41,6 +41,9 @@ typedef enum {
 /* Retry-After of a permanent block: a day, the longest an escalated block lasts. */
 #define LG_API_RETRY_PERMANENT_S 86400
 /* blocklist cache entries: active blocks are far fewer than tracked keys. */
+/* minimum digits of an attempt id's counter (zero-padded, so ids sort as they are made);
+ * 20 digits hold any uint64 */
+#define LG_API_ID_DIGITS 12
 #define LG_API_BLOCKLIST_MAX (1u << 20)
 /* blocks listed by GET /v1/blocks (the answer says when it was cut). */
 #define LG_API_BLOCKS_LIST_MAX 10000
