@@ -381,7 +381,7 @@ static void *feeder_main(void *arg)
 {
     lg_api *a = arg;
     lg_bus_msg wake[LG_API_FEED_BATCH];
-    int64_t last_error_ns = 0;
+    int64_t last_error_ns = 0, last_expire_ns = lg_mono_ns();
 
     while (!atomic_load(&a->feeder_stop)) {
         size_t n = 0, nw = 0;
@@ -410,7 +410,10 @@ static void *feeder_main(void *arg)
             lg_log(LG_INFO, "api", "blocklist caught up with lg.blocks: entries=%zu ready",
                    lg_blocklist_count(a->blocklist));
         }
-        lg_blocklist_expire(a->blocklist, lg_now_ms(), LG_API_EXPIRE_VISITS);
+        if (lg_mono_ns() - last_expire_ns >= LG_API_EXPIRE_INTERVAL_MS * 1000000LL) {
+            lg_blocklist_expire(a->blocklist, lg_now_ms(), LG_API_EXPIRE_VISITS);
+            last_expire_ns = lg_mono_ns();
+        }
         /* nothing new: sleep until lg.blocks grows. The waiter never gets ahead of what
          * the poll above has seen, so a block published after it wakes us at once. */
         if (a->feed_inline && n == 0)
