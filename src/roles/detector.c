@@ -165,6 +165,22 @@ static void batch_commit(lg_detector *d)
     }
 }
 
+/* After a flush: did every message published since the previous check reach the bus?
+ * The flush returns once every delivery report has run, failed ones included. */
+static int blocks_delivered(lg_detector *d)
+{
+    lg_bus_stats st;
+
+    lg_bus_stats_get(d->bus, &st);
+    if (st.delivery_failed == d->delivery_failed_seen)
+        return 0;
+    lg_log(LG_ERROR, "detector", "%llu messages refused by the bus since the last batch: "
+           "blocks may be missing from %s, attempts not committed",
+           (unsigned long long)(st.delivery_failed - d->delivery_failed_seen), LG_TOPIC_BLOCKS);
+    d->delivery_failed_seen = st.delivery_failed;
+    return LG_EIO;
+}
+
 /* Writes the pending batch (attempts judged since the last flush and their blocks) in
  * one transaction, makes sure its blocks are acknowledged on lg.blocks, then commits
  * each partition's next offset. Returns 0 or the LG_E* that made the detector give up;
@@ -186,6 +202,8 @@ int lg_detector__pending_flush(lg_detector *d)
                LG_DETECTOR_FLUSH_MS, lg_strerror(rc));
         goto done;
     }
+    if (d->pending_published && (rc = blocks_delivered(d)) != 0)
+        goto done;
     batch_commit(d);
 done:
     if (rc != 0) {
@@ -394,6 +412,7 @@ int lg_detector_new(const lg_config *cfg, lg_bus *bus, lg_detector **out, char *
         .start = LG_BUS_FROM_COMMITTED,
         .rebalance = {lg_detector__assigned, lg_detector__revoked, NULL},
     };
+    lg_bus_stats bst;
     lg_detector *d;
     int rc;
 
@@ -418,6 +437,8 @@ int lg_detector_new(const lg_config *cfg, lg_bus *bus, lg_detector **out, char *
         d->live_from[p] = -1;
         d->commit_next[p] = -1;
     }
+    lg_bus_stats_get(bus, &bst); /* failures before this detector are not its own */
+    d->delivery_failed_seen = bst.delivery_failed;
     d->msgs = calloc(d->batch_cap, sizeof *d->msgs);
     d->batch_attempts = calloc(d->batch_cap, sizeof *d->batch_attempts);
     d->batch_blocks = calloc(d->blocks_cap, sizeof *d->batch_blocks);

@@ -75,6 +75,12 @@ struct lg_detector {
     size_t n_blocks, blocks_cap;
     int64_t commit_next[LG_BUS_PARTITIONS_MAX]; /* -1: nothing to commit */
     bool pending_published;   /* the pending batch decided blocks: flush the bus first */
+    /* the bus's delivery_failed count at the last flush: lg_bus_flush returns 0 even when
+     * messages failed, so a rise in it is what says a block is not on lg.blocks. Read
+     * from the bus's stats rather than per-message callbacks, which could run after the
+     * detector is freed; in a process where other roles share a Kafka bus, their failures
+     * also stop the commit - a false alarm that fails loudly, never a loss. */
+    uint64_t delivery_failed_seen;
     int64_t pending_since_ns; /* when its first attempt was judged; 0 = empty */
     lg_bus_msg bmsgs[LG_DETECTOR_BLOCKS_POLL_MAX];
 

@@ -5,6 +5,10 @@
  * hands the partitions over out of step, and the engine's clock follows the detector's
  * low watermark, not the newest attempt of any partition. In-process mock cluster (3
  * brokers, a 3 s first group join); a few thousand attempts, far below its retention.
+ *
+ * And a block whose delivery to lg.blocks fails (the broker refuses it for good) must not
+ * have its attempts committed: the next detector of the group decides and publishes it.
+ * Each test gets its own mock cluster.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -293,10 +297,90 @@ static void test_catch_up_over_partitions_hours_apart_decides_as_engine_in_ts_or
     }
 }
 
+/* Kafka protocol ApiKey of Produce (rdkafka_mock.h takes the raw number) */
+#define KAFKA_API_PRODUCE 0
+#define FAILED_DELIVERY_USER "dr-victim"
+
+/* Waits up to timeout_ms for a message keyed by FAILED_DELIVERY_USER on lg.blocks. */
+static bool block_on_topic(int timeout_ms)
+{
+    lg_bus_sub sub = {.topic = LG_TOPIC_BLOCKS, .start = LG_BUS_FROM_BEGINNING};
+    lg_bus_consumer *c = NULL;
+    lg_bus_msg msgs[16];
+    char err[256];
+    bool found = false;
+    int64_t deadline = lg_mono_ns() + (int64_t)timeout_ms * 1000000;
+
+    assert_int_equal(lg_bus_consumer_new(fx->bus, &sub, &c, err, sizeof err), 0);
+    while (!found && lg_mono_ns() < deadline) { /* bounded by timeout_ms */
+        size_t n = 0;
+        assert_int_equal(lg_bus_poll(c, msgs, 16, &n, 100), 0);
+        for (size_t i = 0; i < n; i++)
+            found = found || (msgs[i].value != NULL &&
+                              memmem(msgs[i].key, msgs[i].key_len, FAILED_DELIVERY_USER,
+                                     strlen(FAILED_DELIVERY_USER)) != NULL);
+    }
+    lg_bus_consumer_free(c);
+    return found;
+}
+
+static void test_block_whose_delivery_fails_is_published_by_the_next_detector(void **s)
+{
+    char json[LG_EVENT_JSON_MAX];
+    lg_detector *det = NULL;
+    lg_detector_stats st;
+    char err[256];
+    int64_t now = lg_now_ms();
+
+    (void)s;
+    for (int i = 0; i < 5; i++) {
+        lg_attempt a;
+        memset(&a, 0, sizeof a);
+        snprintf(a.id, sizeof a.id, "dr-%d", i);
+        a.user_len = (uint32_t)snprintf(a.user, sizeof a.user, FAILED_DELIVERY_USER);
+        snprintf(a.ip, sizeof a.ip, "198.51.100.7");
+        snprintf(a.src, sizeof a.src, "test");
+        a.ts_ms = now - 5000 + i * 100; /* within the window a rebuild re-reads */
+        a.outcome = LG_OUTCOME_FAIL;
+        int n = lg_attempt_encode(&a, json, sizeof json);
+        assert_true(n > 0);
+        assert_int_equal(lg_bus_publish(fx->bus, LG_TOPIC_ATTEMPTS, a.user, a.user_len, json,
+                                        (size_t)n, 10000, NULL, NULL), 0);
+    }
+    assert_int_equal(lg_bus_flush(fx->bus, WAIT_MS), 0);
+    /* the block's produce is refused for good (a permanent error: not retried) */
+    rd_kafka_mock_push_request_errors(fx->mock, KAFKA_API_PRODUCE, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+
+    assert_int_equal(lg_detector_new(&fx->cfg, fx->bus, &det, err, sizeof err), 0);
+    assert_int_equal(lg_detector_start(det), 0);
+    int64_t deadline = lg_mono_ns() + (int64_t)WAIT_MS * 1000000;
+    do { /* bounded by WAIT_MS */
+        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+        lg_detector_stats_get(det, &st);
+    } while ((st.blocks < 1 || st.store_batches < 1) && !lg_detector_failed(det) &&
+             lg_mono_ns() < deadline);
+    assert_int_equal(st.blocks, 1);
+    lg_detector_free(det);
+    assert_false(block_on_topic(1000)); /* the refusal did hit the block */
+
+    /* the next owner reads the uncommitted attempts again and publishes the block */
+    det = NULL;
+    assert_int_equal(lg_detector_new(&fx->cfg, fx->bus, &det, err, sizeof err), 0);
+    assert_int_equal(lg_detector_start(det), 0);
+    bool found = block_on_topic(WAIT_MS / 2);
+    lg_detector_free(det);
+    assert_true(found);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_catch_up_over_partitions_hours_apart_decides_as_engine_in_ts_order),
+        cmocka_unit_test_setup_teardown(
+            test_catch_up_over_partitions_hours_apart_decides_as_engine_in_ts_order, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_block_whose_delivery_fails_is_published_by_the_next_detector, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
