@@ -142,24 +142,46 @@ bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms
     return false;
 }
 
+/* Decimal digits of v >= 0 at dst (room for 20); returns their count. */
+static size_t put_u64(char *dst, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    return n;
+}
+
 void lg_api__respond_blocked(lg_http_req *r, const lg_block *b, int64_t now_ms)
 {
+    static const char permanent[] = "too many failed attempts; blocked until an operator "
+                                    "unblocks";
+    static const char retry[] = "too many failed attempts; retry in ";
     int64_t retry_s = LG_API_RETRY_PERMANENT_S;
-    char value[32], detail[128];
+    char value[24], detail[sizeof retry + 24];
+    size_t n;
 
     if (b->until_ms != 0) {
         retry_s = (b->until_ms - now_ms + 999) / 1000;
         if (retry_s < 1)
             retry_s = 1;
     }
-    snprintf(value, sizeof value, "%lld", (long long)retry_s);
-    if (b->until_ms == 0)
-        snprintf(detail, sizeof detail, "too many failed attempts; blocked until an "
-                 "operator unblocks");
-    else
-        snprintf(detail, sizeof detail, "too many failed attempts; retry in %lld s",
-                 (long long)retry_s);
+    /* digits by hand, not snprintf: this is the whole answer of the blocked path */
+    value[put_u64(value, (uint64_t)retry_s)] = '\0';
     lg_http_req_header_add(r, "Retry-After", value);
+    if (b->until_ms == 0) {
+        lg_http_req_respond_error(r, LG_HTTP_E_BLOCKED, permanent);
+        return;
+    }
+    memcpy(detail, retry, sizeof retry - 1);
+    n = sizeof retry - 1;
+    n += put_u64(detail + n, (uint64_t)retry_s);
+    memcpy(detail + n, " s", 3);
     lg_http_req_respond_error(r, LG_HTTP_E_BLOCKED, detail);
 }
 
