@@ -47,6 +47,26 @@ static inline uint64_t lg_keyhash__load64(const unsigned char *p)
     return v;
 }
 
+static inline uint64_t lg_keyhash__load32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+static inline uint64_t lg_keyhash__load16(const unsigned char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap16(v);
+#endif
+    return v;
+}
+
 #define LG_KEYHASH__ROUND(v0, v1, v2, v3)                                                 \
     do {                                                                                 \
         v0 += v1; v1 = lg_keyhash__rotl(v1, 13); v1 ^= v0; v0 = lg_keyhash__rotl(v0, 32); \
@@ -79,16 +99,23 @@ lg_keyhash_sip128(const lg_keyhash_secret *s, const void *key, size_t len, unsig
             LG_KEYHASH__ROUND(v0, v1, v2, v3);
         v0 ^= m;
     }
-    p += whole;
-    switch (len & 7) {
-    case 7: b |= (uint64_t)p[6] << 48; /* fall through */
-    case 6: b |= (uint64_t)p[5] << 40; /* fall through */
-    case 5: b |= (uint64_t)p[4] << 32; /* fall through */
-    case 4: b |= (uint64_t)p[3] << 24; /* fall through */
-    case 3: b |= (uint64_t)p[2] << 16; /* fall through */
-    case 2: b |= (uint64_t)p[1] << 8;  /* fall through */
-    case 1: b |= (uint64_t)p[0]; break;
-    default: break;
+    /* the last len % 8 bytes, read whole words rather than byte by byte: for a key of 8
+     * bytes or more, the 8 bytes ending at its end shifted past the ones already hashed;
+     * for a shorter one, a 4-, 2- and 1-byte load as its length has those bits */
+    if ((len & 7) != 0 && len >= 8) {
+        b |= lg_keyhash__load64(p + len - 8) >> (64 - 8 * (len & 7));
+    } else if ((len & 7) != 0) {
+        unsigned o = 0;
+        if (len & 4) {
+            b |= lg_keyhash__load32(p);
+            o = 4;
+        }
+        if (len & 2) {
+            b |= (uint64_t)lg_keyhash__load16(p + o) << (8 * o);
+            o += 2;
+        }
+        if (len & 1)
+            b |= (uint64_t)p[o] << (8 * o);
     }
     v3 ^= b;
 #pragma GCC unroll 4
