@@ -630,6 +630,13 @@ const char *lg_http_req_body(const lg_http_req *r, size_t *len)
     return r->body;
 }
 
+char *lg_http_req_body_edit(lg_http_req *r, size_t *len)
+{
+    lg_assert(!r->deferred);
+    *len = r->body_len;
+    return r->body;
+}
+
 const char *lg_http_req_header(lg_http_req *r, const char *name)
 {
     lg_assert(!r->deferred);

@@ -98,6 +98,8 @@ const char *lg_http_req_method(const lg_http_req *r);
 const char *lg_http_req_path(const lg_http_req *r);
 /* The body (not NUL-terminated; len 0 for none). Valid until the done callback. */
 const char *lg_http_req_body(const lg_http_req *r, size_t *len);
+/* The same body, writable in place (body[len] is writable too); before defer only. */
+char *lg_http_req_body_edit(lg_http_req *r, size_t *len);
 
 /* A request header (case-insensitive name), NULL if absent. I/O thread only: call it
  * in the handler, before lg_http_req_defer. */

@@ -57,9 +57,9 @@ static bool content_type_is_json(const char *ct)
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-json_t *lg_api__body_json(lg_http_req *r)
+int lg_api__body_read(lg_http_req *r, lg_api_body *out)
 {
-    const char *body;
+    char *body;
     size_t len;
     json_error_t jerr;
     json_t *root;
@@ -67,40 +67,55 @@ json_t *lg_api__body_json(lg_http_req *r)
 
     if (!content_type_is_json(lg_http_req_header(r, "Content-Type"))) {
         lg_http_req_respond_error(r, LG_HTTP_E_UNSUPPORTED_MEDIA, NULL);
-        return NULL;
+        return LG_EINVAL;
     }
-    body = lg_http_req_body(r, &len);
+    body = lg_http_req_body_edit(r, &len);
+    if (lg_api_body_fast(body, len, out))
+        return 0;
     root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         snprintf(detail, sizeof detail, "invalid JSON at line %d, column %d (byte %d): %s",
                  jerr.line, jerr.column, jerr.position, jerr.text);
         lg_http_req_respond_error(r, LG_HTTP_E_BAD_JSON, detail);
-        return NULL;
+        return LG_EINVAL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
         lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST, "the body must be a JSON object");
-        return NULL;
+        return LG_EINVAL;
     }
-    return root;
+    lg_api_body_from_json(root, out);
+    return 0;
 }
 
-int lg_api__field_string(lg_http_req *r, json_t *root, const char *name, bool required,
+void lg_api__body_free(lg_api_body *b)
+{
+    json_decref(b->root); /* NULL-safe */
+    b->root = NULL;
+}
+
+static const char *const field_label[LG_API_F_COUNT] = {
+    [LG_API_F_USER] = "user",   [LG_API_F_IP] = "ip",
+    [LG_API_F_OK] = "ok",       [LG_API_F_TS] = "ts",
+    [LG_API_F_PASSWORD] = "password",
+};
+
+int lg_api__field_string(lg_http_req *r, const lg_api_body *b, lg_api_field f, bool required,
                          const char **out, size_t *len)
 {
-    json_t *v = json_object_get(root, name);
+    const lg_api_value *v = &b->v[f];
     char detail[128];
 
-    if (v == NULL && !required)
+    if (v->kind == LG_API_V_ABSENT && !required)
         return LG_ENOTFOUND;
-    if (v == NULL || !json_is_string(v)) {
-        snprintf(detail, sizeof detail, "field '%s': %s", name,
-                 v == NULL ? "required" : "must be a string");
+    if (v->kind != LG_API_V_STRING) {
+        snprintf(detail, sizeof detail, "field '%s': %s", field_label[f],
+                 v->kind == LG_API_V_ABSENT ? "required" : "must be a string");
         lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST, detail);
         return LG_EINVAL;
     }
-    *out = json_string_value(v);
-    *len = json_string_length(v);
+    *out = v->s;
+    *len = v->len;
     return 0;
 }
 

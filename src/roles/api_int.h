@@ -20,6 +20,7 @@
 #include "http/metrics.h"
 #include "http/server.h"
 #include "roles/api.h"
+#include "roles/api_body.h"
 
 /* The routes, also the values of the "route" label of lg_http_requests_total. */
 typedef enum {
@@ -119,14 +120,16 @@ void lg_api__metrics(lg_api *a, lg_http_req *r);
 
 /* api.c: helpers shared by the endpoints */
 
-/* Parses the request body as one JSON object (strict: duplicates, NUL, bad UTF-8 are
- * errors). Checks Content-Type first. On failure answers 415/400 itself and returns
- * NULL; else the caller owns the result (json_decref). */
-json_t *lg_api__body_json(lg_http_req *r);
+/* Reads the request body, one JSON object (strict: duplicates, NUL, bad UTF-8 are
+ * errors), into its fields: the fast parser, else jansson. Checks Content-Type first.
+ * Returns 0 (release with lg_api__body_free), or answers 415/400 itself and returns
+ * LG_EINVAL. String fields point into the request's body or jansson's tree. */
+int lg_api__body_read(lg_http_req *r, lg_api_body *out);
+void lg_api__body_free(lg_api_body *b);
 
-/* A string field: 0 and *out, *len (borrowed from root), LG_ENOTFOUND when absent and
+/* A string field: 0 and *out, *len (borrowed from b), LG_ENOTFOUND when absent and
  * not required, else answers 400 itself and returns LG_EINVAL. */
-int lg_api__field_string(lg_http_req *r, json_t *root, const char *name, bool required,
+int lg_api__field_string(lg_http_req *r, const lg_api_body *b, lg_api_field f, bool required,
                          const char **out, size_t *len);
 
 /* Brings the blocklist up to date with lg.blocks when the bus is in-process and no

@@ -49,11 +49,12 @@ static void copy_ip(char ip[static LG_IP_MAX + 1], const char *src)
 }
 
 /* Validates the "user" field; answers 400 and returns false when it is not valid. */
-static bool user_field(lg_http_req *r, json_t *root, const char **user, size_t *len)
+static bool user_field(lg_http_req *r, const lg_api_body *body, const char **user,
+                       size_t *len)
 {
     char why[96], detail[160];
 
-    if (lg_api__field_string(r, root, "user", true, user, len) != 0)
+    if (lg_api__field_string(r, body, LG_API_F_USER, true, user, len) != 0)
         return false;
     if (!lg_user_valid(*user, *len, why, sizeof why)) {
         snprintf(detail, sizeof detail, "field 'user': %s", why);
@@ -142,21 +143,22 @@ static void login_work(void *thread_state, void *arg)
 
 void lg_api__login(lg_api *a, lg_http_req *r)
 {
-    json_t *root = lg_api__body_json(r);
+    lg_api_body body;
     const char *user, *password;
     size_t user_len, password_len;
     char ip[LG_IP_MAX + 1];
-    json_t *ipv;
+    const lg_api_value *ipv;
     lg_block b;
     login_job *job;
     int64_t now;
     int rc;
 
-    if (root == NULL)
+    if (lg_api__body_read(r, &body) != 0)
         return;
-    if (!user_field(r, root, &user, &user_len))
+    if (!user_field(r, &body, &user, &user_len))
         goto out;
-    if (lg_api__field_string(r, root, "password", true, &password, &password_len) != 0)
+    if (lg_api__field_string(r, &body, LG_API_F_PASSWORD, true, &password, &password_len) !=
+        0)
         goto out;
     if (password_len == 0 || password_len > LG_PASSWORD_MAX) {
         lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST,
@@ -164,10 +166,9 @@ void lg_api__login(lg_api *a, lg_http_req *r)
         goto out;
     }
     /* the client's address as a front end reports it, else the peer's */
-    ipv = json_object_get(root, "ip");
-    if (json_is_string(ipv) && lg_ip_valid(json_string_value(ipv), json_string_length(ipv),
-                                           NULL, 0))
-        copy_ip(ip, json_string_value(ipv));
+    ipv = &body.v[LG_API_F_IP];
+    if (ipv->kind == LG_API_V_STRING && lg_ip_valid(ipv->s, ipv->len, NULL, 0))
+        copy_ip(ip, ipv->s);
     else
         copy_ip(ip, lg_http_req_peer(r));
 
@@ -193,7 +194,7 @@ void lg_api__login(lg_api *a, lg_http_req *r)
                                           : "the server is shutting down");
     }
 out:
-    json_decref(root);
+    lg_api__body_free(&body);
 }
 
 /* --- POST /v1/attempts -------------------------------------------------------------- */
@@ -218,10 +219,11 @@ static void report_published(void *opaque, int status)
 
 void lg_api__attempts(lg_api *a, lg_http_req *r)
 {
-    json_t *root = lg_api__body_json(r);
+    lg_api_body body;
     const char *user, *ip;
     size_t user_len, ip_len;
-    json_t *okv, *tsv;
+    const lg_api_value *okv, *tsv;
+    bool ok;
     char why[96], detail[160];
     int64_t now, ts;
     lg_attempt at;
@@ -229,42 +231,42 @@ void lg_api__attempts(lg_api *a, lg_http_req *r)
     report_job *job;
     int rc;
 
-    if (root == NULL)
+    if (lg_api__body_read(r, &body) != 0)
         return;
-    if (!user_field(r, root, &user, &user_len))
+    if (!user_field(r, &body, &user, &user_len))
         goto out;
-    if (lg_api__field_string(r, root, "ip", true, &ip, &ip_len) != 0)
+    if (lg_api__field_string(r, &body, LG_API_F_IP, true, &ip, &ip_len) != 0)
         goto out;
     if (!lg_ip_valid(ip, ip_len, why, sizeof why)) {
         snprintf(detail, sizeof detail, "field 'ip': %s", why);
         lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST, detail);
         goto out;
     }
-    okv = json_object_get(root, "ok");
-    if (!json_is_boolean(okv)) {
+    okv = &body.v[LG_API_F_OK];
+    if (okv->kind != LG_API_V_TRUE && okv->kind != LG_API_V_FALSE) {
         lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST,
-                                  okv == NULL ? "field 'ok': required"
+                                  okv->kind == LG_API_V_ABSENT ? "field 'ok': required"
                                               : "field 'ok': must be true or false");
         goto out;
     }
     now = lg_now_ms();
     ts = now;
-    tsv = json_object_get(root, "ts");
-    if (tsv != NULL) {
-        if (!json_is_integer(tsv) || json_integer_value(tsv) < 1 ||
-            json_integer_value(tsv) > LG_TS_MAX_MS) {
+    ok = okv->kind == LG_API_V_TRUE;
+    tsv = &body.v[LG_API_F_TS];
+    if (tsv->kind != LG_API_V_ABSENT) {
+        if (tsv->kind != LG_API_V_INTEGER || tsv->i < 1 || tsv->i > LG_TS_MAX_MS) {
             lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST,
                                       "field 'ts': must be milliseconds since the epoch");
             goto out;
         }
-        ts = json_integer_value(tsv);
+        ts = tsv->i;
     }
     if (lg_api__blocked(a, user, ip, now, &b)) {
-        refuse_blocked(a, r, user, user_len, ip, json_is_true(okv), ts, &b, now);
+        refuse_blocked(a, r, user, user_len, ip, ok, ts, &b, now);
         goto out;
     }
-    lg_api__attempt_fill(a, &at, user, user_len, ip, json_is_true(okv),
-                         json_is_true(okv) ? LG_OUTCOME_OK : LG_OUTCOME_FAIL, ts);
+    lg_api__attempt_fill(a, &at, user, user_len, ip, ok, ok ? LG_OUTCOME_OK : LG_OUTCOME_FAIL,
+                         ts);
     job = lg_http_req_alloc(r, sizeof *job);
     lg_assert(job != NULL);
     job->req = r;
@@ -275,5 +277,5 @@ void lg_api__attempts(lg_api *a, lg_http_req *r)
         lg_api__respond_overloaded(r, rc == LG_EFULL ? "the event bus is full"
                                                      : "the event bus is unavailable");
 out:
-    json_decref(root);
+    lg_api__body_free(&body);
 }
