@@ -149,8 +149,8 @@ static int64_t cpu_ns(void)
 
 typedef struct result {
     double secs, cpu_secs;
-    uint64_t peak_keys, blocks, blocked, keys_full;
-    size_t bytes, window_bytes;
+    uint64_t peak_keys, blocks, blocked, keys_full, blocks_tracked;
+    size_t bytes, block_bytes;
 } result;
 
 static result run_once(const opts *o, bool single, lg_attempt *buf)
@@ -185,6 +185,8 @@ static result run_once(const opts *o, bool single, lg_attempt *buf)
     res.blocked = s.blocked;
     res.keys_full = s.keys_full;
     res.bytes = s.bytes;
+    res.block_bytes = s.bytes_blocks;
+    res.blocks_tracked = s.blocks_tracked;
     lg_engine_free(e);
     return res;
 }
@@ -216,12 +218,17 @@ int main(int argc, char **argv)
                 best = res;
         }
         printf("best mode=%s events_per_s=%.0f ns_per_event=%.1f cpu_ns_per_event=%.1f "
-               "bytes=%zu peak_keys=%llu bytes_per_peak_key=%.1f window_entry_bytes=%zu\n",
+               "bytes=%zu peak_keys=%llu bytes_per_peak_key=%.1f window_entry_bytes=%zu "
+               "block_records=%llu block_bytes=%zu block_bytes_per_peak_key=%.1f "
+               "block_bytes_per_record=%.1f\n",
                name, (double)o.events / best.secs, best.secs * 1e9 / (double)o.events,
                best.cpu_secs * 1e9 / (double)o.events,
                best.bytes, (unsigned long long)best.peak_keys,
                best.peak_keys ? (double)best.bytes / (double)best.peak_keys : 0.0,
-               lg_window_stride(5));
+               lg_window_stride(5), (unsigned long long)best.blocks_tracked, best.block_bytes,
+               best.peak_keys ? (double)best.block_bytes / (double)best.peak_keys : 0.0,
+               best.blocks_tracked ? (double)best.block_bytes / (double)best.blocks_tracked
+                                   : 0.0);
     }
     return 0;
 }

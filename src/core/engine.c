@@ -681,12 +681,14 @@ void lg_engine_stats_get(const lg_engine *e, lg_engine_stats *out)
 
     s.keys_tracked = s.keys_evicted = s.blocks_tracked = 0;
     s.bytes = sizeof *e;
+    s.bytes_blocks = 0;
     for (size_t i = 0; i < e->n_rules; i++) {
         const lg_rule *r = &e->rules[i];
         s.keys_tracked += r->win.tab.count;
         s.keys_evicted += r->win.evicted;
         s.blocks_tracked += r->blocks.tab.count;
         s.bytes += lg_keytab_bytes(&r->win.tab) + lg_keytab_bytes(&r->blocks.tab);
+        s.bytes_blocks += lg_keytab_bytes(&r->blocks.tab);
     }
     *out = s;
 }

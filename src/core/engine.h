@@ -74,6 +74,7 @@ typedef struct lg_engine_stats {
     uint64_t keys_full;      /* failures not counted because a table was at keys_max */
     uint64_t blocks_tracked; /* block records alive now (active or kept for escalation) */
     size_t bytes;            /* memory held by the tables */
+    size_t bytes_blocks;     /* the part of bytes held by the block tables */
 } lg_engine_stats;
 
 /* Validates conf (ranges, unique names) and builds an engine. err gets the reason. */
