@@ -438,15 +438,17 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 {
     lg_http_server *s = cls;
     lg_http_req *r = *req_cls;
+    int64_t now_ns;
 
     (void)connection;
     (void)toe;
     if (r == NULL)
         return;
+    now_ns = lg_mono_ns(); /* one clock read for both: this runs once per request */
     if (r->hc != NULL)
-        atomic_store(&r->hc->deadline_ns, lg_mono_ns() + s->timeout_ns);
+        atomic_store(&r->hc->deadline_ns, now_ns + s->timeout_ns);
     if (s->done != NULL)
-        s->done(s->opaque, r, r->queued ? r->status : 0, lg_mono_ns() - r->start_ns);
+        s->done(s->opaque, r, r->queued ? r->status : 0, now_ns - r->start_ns);
     atomic_fetch_sub(&s->in_flight, 1);
     req_free(r);
     *req_cls = NULL;
