@@ -128,24 +128,27 @@ static int judge_live(lg_detector *d, const lg_bus_msg *m, lg_attempt *a,
     return 0;
 }
 
-/* Writes the batch in one transaction, retrying a refusing store with backoff. */
-static int batch_store(lg_detector *d)
+/* Writes the batch in one transaction, trying up to tries times with backoff. */
+static int batch_store(lg_detector *d, int tries)
 {
     int backoff_ms = 10;
     int rc = 0;
 
-    for (int i = 0; i < LG_DETECTOR_RETRIES_MAX; i++) {
+    for (int i = 0; i < tries; i++) {
         rc = lg_store_put(d->store, d->batch_attempts, d->n_attempts, d->batch_blocks,
                           d->n_blocks, NULL);
         if (rc == 0)
             return 0;
-        lg_log(LG_WARN, "detector", "store refused a batch of %zu attempts and %zu blocks: %s;"
-               " retry in %d ms", d->n_attempts, d->n_blocks, lg_strerror(rc), backoff_ms);
+        lg_log(LG_WARN, "detector", "store refused a batch of %zu attempts and %zu blocks: %s",
+               d->n_attempts, d->n_blocks, lg_strerror(rc));
+        if (i + 1 == tries)
+            break;
         sleep_ms(backoff_ms);
         backoff_ms = backoff_ms * 2 > LG_DETECTOR_RETRY_MAX_MS ? LG_DETECTOR_RETRY_MAX_MS
                                                                : backoff_ms * 2;
     }
-    lg_log(LG_ERROR, "detector", "store kept refusing batches: giving up without committing");
+    if (tries > 1)
+        lg_log(LG_ERROR, "detector", "store kept refusing batches: giving up without committing");
     return rc;
 }
 
@@ -184,13 +187,15 @@ static int blocks_delivered(lg_detector *d)
 /* Writes the pending batch (attempts judged since the last flush and their blocks) in
  * one transaction, makes sure its blocks are acknowledged on lg.blocks, then commits
  * each partition's next offset. Returns 0 or the LG_E* that made the detector give up;
- * on failure nothing is committed and the batch is read again by the next owner. */
-int lg_detector__pending_flush(lg_detector *d)
+ * on failure nothing is committed and the batch is read again by the next owner.
+ * store_tries bounds the store retries: LG_DETECTOR_RETRIES_MAX on the detector's own
+ * loop, 1 inside a revocation (a retrying store must not stall the group's rebalance). */
+int lg_detector__pending_flush(lg_detector *d, int store_tries)
 {
     int rc = 0;
 
     if (d->n_attempts > 0 || d->n_blocks > 0) {
-        rc = batch_store(d);
+        rc = batch_store(d, store_tries);
         if (rc != 0)
             goto done;
         lg_detector__stats_add(d, &(lg_detector_stats){.store_batches = 1});
@@ -348,7 +353,8 @@ static void *detector_main(void *arg)
         } else {
             clock_advance(d);
         }
-        if ((rc != 0 || pending_due(d, n) || stopping) && lg_detector__pending_flush(d) != 0) {
+        if ((rc != 0 || pending_due(d, n) || stopping) &&
+            lg_detector__pending_flush(d, LG_DETECTOR_RETRIES_MAX) != 0) {
             atomic_store(&d->failed, true);
             break;
         }

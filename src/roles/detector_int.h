@@ -106,7 +106,7 @@ void lg_detector__revoked(void *opaque, lg_bus_consumer *c, const int32_t *parti
                           size_t n);
 
 /* Writes, acknowledges and commits the pending batch (detector.c). */
-int lg_detector__pending_flush(lg_detector *d);
+int lg_detector__pending_flush(lg_detector *d, int store_tries);
 
 /* Feeds what lg.blocks has now to the engine: blocks loaded, tombstones unblocked.
  * Returns the number of messages read, or a negative LG_E*. */

@@ -215,7 +215,7 @@ void lg_detector__revoked(void *opaque, lg_bus_consumer *c, const int32_t *parti
     (void)c;
     /* what was judged on these partitions is written and committed while they are still
      * ours; a failure only means the next owner judges it again */
-    if (n > 0 && lg_detector__pending_flush(d) != 0)
+    if (n > 0 && lg_detector__pending_flush(d, 1) != 0)
         lg_log(LG_WARN, "detector", "pending batch not written before revocation: the next "
                "owner reads it again");
     for (size_t i = 0; i < n; i++) {
