@@ -12,52 +12,102 @@
 /* Room for this many records before the first doubling: most engines see few blocks. */
 #define LG_BLOCKTAB_KEYS_INIT 1024
 
+/* a record whose until is since + dur (dur 1..UINT32_MAX) or 0 (dur 0: permanent) */
 typedef struct bentry {
+    lg_keyhash fp;
+    int64_t since_ms;
+    uint32_t level;
+    uint32_t dur_ms;
+} bentry;
+
+/* any other record (see blocktab.h) */
+typedef struct wentry {
     lg_keyhash fp;
     int64_t since_ms;
     int64_t until_ms;
     uint32_t level;
     uint32_t pad;
-} bentry;
+} wentry;
 
-_Static_assert(sizeof(bentry) == 40, "block entry is 40 bytes");
+_Static_assert(sizeof(bentry) == 32, "block entry is 32 bytes");
+_Static_assert(sizeof(wentry) == 40, "wide block entry is 40 bytes");
+
+/* The wide table starts this small: only loaded blocks of unusual length land there. */
+#define LG_BLOCKTAB_WIDE_INIT 12
 
 int lg_blocktab_init(lg_blocktab *bt, uint32_t keys_max)
 {
+    int rc;
+
     memset(bt, 0, sizeof *bt);
-    return lg_keytab_init(&bt->tab, sizeof(bentry), keys_max, true, LG_BLOCKTAB_KEYS_INIT);
+    rc = lg_keytab_init(&bt->tab, sizeof(bentry), keys_max, true, LG_BLOCKTAB_KEYS_INIT);
+    if (rc != 0)
+        return rc;
+    rc = lg_keytab_init(&bt->wide, sizeof(wentry), keys_max, true, LG_BLOCKTAB_WIDE_INIT);
+    if (rc != 0)
+        lg_keytab_destroy(&bt->tab);
+    return rc;
 }
 
 void lg_blocktab_destroy(lg_blocktab *bt)
 {
-    if (bt != NULL)
-        lg_keytab_destroy(&bt->tab);
+    if (bt == NULL)
+        return;
+    lg_keytab_destroy(&bt->tab);
+    lg_keytab_destroy(&bt->wide);
+}
+
+static int64_t narrow_until(const bentry *b)
+{
+    /* since + dur did not overflow when the record was coded (until > since then) */
+    return b->dur_ms == 0 ? 0 : (int64_t)((uint64_t)b->since_ms + b->dur_ms);
 }
 
 /* Kept until LG_ESCALATION_MS past its end; a permanent block has no end. */
-static bool expired(const bentry *b, int64_t now_ms)
+static bool expired_at(int64_t until_ms, int64_t now_ms)
 {
-    return b->until_ms != 0 && now_ms > b->until_ms &&
-           (uint64_t)now_ms - (uint64_t)b->until_ms >= (uint64_t)LG_ESCALATION_MS;
+    return until_ms != 0 && now_ms > until_ms &&
+           (uint64_t)now_ms - (uint64_t)until_ms >= (uint64_t)LG_ESCALATION_MS;
+}
+
+/* Can r be kept as a 32-byte record? */
+static bool narrow_fits(const lg_blocktab_rec *r)
+{
+    return r->until_ms == 0 ||
+           (r->until_ms > r->since_ms &&
+            (uint64_t)r->until_ms - (uint64_t)r->since_ms <= (uint64_t)UINT32_MAX);
 }
 
 bool lg_blocktab_get(lg_blocktab *bt, lg_keyhash h, int64_t now_ms, lg_blocktab_rec *out)
 {
-    bentry *b;
-
-    if (bt->tab.count == 0)
-        return false;
-    b = lg_keytab_find(&bt->tab, h);
-    if (b == NULL)
-        return false;
-    if (expired(b, now_ms)) {
-        lg_keytab_remove(&bt->tab, b);
-        return false;
+    if (bt->tab.count > 0) {
+        bentry *b = lg_keytab_find(&bt->tab, h);
+        if (b != NULL) {
+            int64_t until = narrow_until(b);
+            if (expired_at(until, now_ms)) {
+                lg_keytab_remove(&bt->tab, b);
+                return false;
+            }
+            out->since_ms = b->since_ms;
+            out->until_ms = until;
+            out->level = b->level;
+            return true;
+        }
     }
-    out->since_ms = b->since_ms;
-    out->until_ms = b->until_ms;
-    out->level = b->level;
-    return true;
+    if (bt->wide.count > 0) {
+        wentry *w = lg_keytab_find(&bt->wide, h);
+        if (w != NULL) {
+            if (expired_at(w->until_ms, now_ms)) {
+                lg_keytab_remove(&bt->wide, w);
+                return false;
+            }
+            out->since_ms = w->since_ms;
+            out->until_ms = w->until_ms;
+            out->level = w->level;
+            return true;
+        }
+    }
+    return false;
 }
 
 int64_t lg_blocktab_duration_ms(int64_t block_for_ms, uint32_t level)
@@ -107,59 +157,106 @@ int lg_blocktab_decide(lg_blocktab *bt, lg_keyhash h, int64_t since_ms, int64_t 
 
 int lg_blocktab_put(lg_blocktab *bt, lg_keyhash h, const lg_blocktab_rec *r)
 {
-    bentry *b = bt->tab.count > 0 ? lg_keytab_find(&bt->tab, h) : NULL;
+    bool narrow = narrow_fits(r);
+    lg_keytab *to = narrow ? &bt->tab : &bt->wide, *other = narrow ? &bt->wide : &bt->tab;
+    unsigned char *e = to->count > 0 ? lg_keytab_find(to, h) : NULL;
+    void *old = other->count > 0 ? lg_keytab_find(other, h) : NULL;
 
-    if (b == NULL) {
+    if (e == NULL) {
         void *slot = NULL;
-        int rc = lg_keytab_insert(&bt->tab, h, &slot);
+        int rc;
+
+        /* keys_max bounds the records of both tables together */
+        if (old == NULL && lg_blocktab_count(bt) >= bt->tab.keys_max)
+            return LG_EFULL;
+        if (old != NULL)
+            lg_keytab_remove(other, old); /* the key moves between the tables */
+        rc = lg_keytab_insert(to, h, &slot);
         if (rc != 0)
             return rc;
-        b = slot;
+        e = slot;
     }
-    b->since_ms = r->since_ms;
-    b->until_ms = r->until_ms;
-    b->level = r->level;
+    if (narrow) {
+        bentry *b = (bentry *)(void *)e;
+        b->since_ms = r->since_ms;
+        b->dur_ms = r->until_ms == 0 ? 0
+                                     : (uint32_t)((uint64_t)r->until_ms - (uint64_t)r->since_ms);
+        b->level = r->level;
+    } else {
+        wentry *w = (wentry *)(void *)e;
+        w->since_ms = r->since_ms;
+        w->until_ms = r->until_ms;
+        w->level = r->level;
+    }
     return 0;
 }
 
 bool lg_blocktab_forget(lg_blocktab *bt, lg_keyhash h, int64_t now_ms)
 {
     bentry *b = bt->tab.count > 0 ? lg_keytab_find(&bt->tab, h) : NULL;
+    wentry *w = bt->wide.count > 0 ? lg_keytab_find(&bt->wide, h) : NULL;
+    bool alive = false;
 
-    if (b == NULL)
-        return false;
-    bool alive = !expired(b, now_ms);
-    lg_keytab_remove(&bt->tab, b);
+    if (b != NULL) {
+        alive = !expired_at(narrow_until(b), now_ms);
+        lg_keytab_remove(&bt->tab, b);
+    }
+    if (w != NULL) {
+        alive = alive || !expired_at(w->until_ms, now_ms);
+        lg_keytab_remove(&bt->wide, w);
+    }
     return alive;
 }
 
-uint32_t lg_blocktab_sweep(lg_blocktab *bt, int64_t now_ms, uint32_t slots)
+static int64_t until_of(const lg_keytab *t, const void *entry)
 {
-    size_t n_slots = lg_keytab_slots(&bt->tab);
+    return t->stride == sizeof(bentry) ? narrow_until(entry)
+                                       : ((const wentry *)entry)->until_ms;
+}
+
+/* Looks at `slots` slots of t from *cursor, a chunk at a time, freeing expired records. */
+static uint32_t sweep_tab(lg_keytab *t, size_t *cursor, int64_t now_ms, uint32_t slots)
+{
+    size_t n_slots = lg_keytab_slots(t);
     uint32_t freed = 0;
 
-    if (bt->tab.count == 0)
+    if (t->count == 0)
         return 0;
-    /* a chunk at a time over slots [cursor, cursor + slots), as lg_window_sweep */
     while (slots > 0) {
-        if (bt->cursor >= n_slots)
-            bt->cursor = 0; /* the cursor wrapped (the table only ever grows) */
-        size_t c = bt->cursor / LG_KEYTAB_CHUNK_SLOTS;
-        unsigned s = (unsigned)(bt->cursor % LG_KEYTAB_CHUNK_SLOTS);
+        if (*cursor >= n_slots)
+            *cursor = 0; /* the cursor wrapped (the table only ever grows) */
+        size_t c = *cursor / LG_KEYTAB_CHUNK_SLOTS;
+        unsigned s = (unsigned)(*cursor % LG_KEYTAB_CHUNK_SLOTS);
         unsigned take = LG_KEYTAB_CHUNK_SLOTS - s < slots ? LG_KEYTAB_CHUNK_SLOTS - s : slots;
-        uint32_t used = (lg_keytab_chunk_used(&bt->tab, c) >> s) & ((1u << take) - 1);
+        uint32_t used = (lg_keytab_chunk_used(t, c) >> s) & ((1u << take) - 1);
 
         while (used != 0) {
-            bentry *b = lg_keytab_entry(&bt->tab, bt->cursor + (unsigned)__builtin_ctz(used));
+            void *e = lg_keytab_entry(t, *cursor + (unsigned)__builtin_ctz(used));
 
-            if (expired(b, now_ms)) {
-                lg_keytab_remove(&bt->tab, b);
+            if (expired_at(until_of(t, e), now_ms)) {
+                lg_keytab_remove(t, e);
                 freed++;
             }
             used &= used - 1;
         }
         slots -= take;
-        bt->cursor += take;
+        *cursor += take;
     }
     return freed;
+}
+
+uint32_t lg_blocktab_sweep(lg_blocktab *bt, int64_t now_ms, uint32_t slots)
+{
+    return sweep_tab(&bt->tab, &bt->cursor, now_ms, slots) +
+           sweep_tab(&bt->wide, &bt->wide_cursor, now_ms, slots);
+}
+
+uint32_t lg_blocktab_count(const lg_blocktab *bt)
+{
+    return bt->tab.count + bt->wide.count;
+}
+
+size_t lg_blocktab_bytes(const lg_blocktab *bt)
+{
+    return lg_keytab_bytes(&bt->tab) + lg_keytab_bytes(&bt->wide);
 }

@@ -4,8 +4,8 @@
  * A record holds since, until (0 = permanent) and level. It lives until the engine clock
  * reaches until + LG_ESCALATION_MS (a permanent one until it is forgotten); past that it
  * is absent for every lookup (exact, whenever the sweep frees it) and lg_blocktab_sweep
- * frees it a few slots per call. Blocks are rare next to attempts, so the table starts
- * small and doubles up to keys_max records.
+ * frees it a few slots per call. Blocks are rare next to attempts, so the tables start
+ * small and double up to keys_max records.
  */
 #ifndef LG_BLOCKTAB_H
 #define LG_BLOCKTAB_H
@@ -16,9 +16,14 @@
 #include "core/keyhash.h"
 #include "core/keytab.h"
 
+/* Records are 32 bytes: until is kept as a 32-bit duration after since (decided blocks
+ * last at most LG_BLOCK_CAP_MS); the rare record whose until is not since + 1..2^32-1 ms
+ * nor 0 (a loaded block of any length, an until beyond int64) goes to a small second
+ * table of full 40-byte records, so every until stays exact. A key is in one at most. */
 typedef struct lg_blocktab {
     lg_keytab tab;
-    size_t cursor;
+    lg_keytab wide;
+    size_t cursor, wide_cursor;
 } lg_blocktab;
 
 typedef struct lg_blocktab_rec {
@@ -57,5 +62,9 @@ bool lg_blocktab_forget(lg_blocktab *bt, lg_keyhash h, int64_t now_ms);
 
 /* Looks at up to `slots` slots from the cursor and frees expired records. */
 uint32_t lg_blocktab_sweep(lg_blocktab *bt, int64_t now_ms, uint32_t slots);
+
+/* Records alive or not yet swept, and bytes held by both tables. */
+uint32_t lg_blocktab_count(const lg_blocktab *bt);
+size_t lg_blocktab_bytes(const lg_blocktab *bt);
 
 #endif

@@ -438,7 +438,7 @@ static void prefetch_entry(const lg_engine *e, const lg_keys *k)
             continue;
         /* a key new to the window table will need the block table looked up */
         if (!lg_keytab_prefetch_entry(&r->win.tab, k->h[r->conf.key], true) &&
-            r->blocks.tab.count > 0)
+            r->blocks.tab.count > 0) /* the wide table is rarely used: not prefetched */
             lg_keytab_prefetch_meta(&r->blocks.tab, k->h[r->conf.key]);
     }
 }
@@ -686,9 +686,9 @@ void lg_engine_stats_get(const lg_engine *e, lg_engine_stats *out)
         const lg_rule *r = &e->rules[i];
         s.keys_tracked += r->win.tab.count;
         s.keys_evicted += r->win.evicted;
-        s.blocks_tracked += r->blocks.tab.count;
-        s.bytes += lg_keytab_bytes(&r->win.tab) + lg_keytab_bytes(&r->blocks.tab);
-        s.bytes_blocks += lg_keytab_bytes(&r->blocks.tab);
+        s.blocks_tracked += lg_blocktab_count(&r->blocks);
+        s.bytes += lg_keytab_bytes(&r->win.tab) + lg_blocktab_bytes(&r->blocks);
+        s.bytes_blocks += lg_blocktab_bytes(&r->blocks);
     }
     *out = s;
 }
