@@ -4,6 +4,7 @@
 #   make bench   run the benchmarks (results go in bench/RESULTS.md by hand)
 #   make build   release build only: build/loginguard
 JOBS ?= 2
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps build build-asan test test-release test-asan demo bench clean
 

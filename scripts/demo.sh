@@ -117,7 +117,11 @@ if [ -s "$WORK/all.jsonl.user" ]; then
     echo
     echo "   the audit log of one blocked user:"
     echo "   \$ $LG audit --user $U --db $DB"
-    "$LG" audit --user "$U" --db "$DB" | sed 's/^/   /' | head -30
+    # to a file first: `head` closing the pipe early would kill audit with SIGPIPE
+    "$LG" audit --user "$U" --db "$DB" > "$WORK/audit-user.txt"
+    sed -n '1,20s/^/   /p' "$WORK/audit-user.txt"
+    n=$(wc -l < "$WORK/audit-user.txt")
+    [ "$n" -le 20 ] || echo "   ... ($((n - 20)) more lines in $WORK/audit-user.txt)"
 fi
 echo
 echo "   store, run log and block lines are kept in $WORK (rm -rf it when done)"
