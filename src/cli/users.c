@@ -48,7 +48,8 @@ static void usage(FILE *out)
         "  --config F     configuration file (INI)\n"
         "  --help         this text\n"
         "\n"
-        "exit status: 0 done, 1 failed (user exists, no such user, store error), 2 usage error\n",
+        "exit status: 0 done, 1 failed (user exists, no such user, store error), 2 usage or\n"
+        "configuration error\n",
         LG_PASSWORD_MAX);
 }
 
@@ -323,12 +324,12 @@ int lg_cmd_users(int argc, char **argv)
 
     static lg_config cfg; /* large (URLs, secrets): keep it off the stack */
     char err[ERR_MAX];
-    lg_config_default(&cfg);
-    if (o.config != NULL && lg_config_load_file(&cfg, o.config, err, sizeof err) != 0) {
+    /* defaults, file, environment: a bad value in any is a configuration error (2),
+     * as in the other commands */
+    if (lg_config_load(&cfg, o.config, err, sizeof err) != 0) {
         fprintf(stderr, "loginguard users %s: %s\n", o.action, err);
-        return 1;
+        return 2;
     }
-    lg_config_load_env(&cfg);
     const char *db = o.db != NULL ? o.db : cfg.store_url;
 
     lg_store *s = NULL;
