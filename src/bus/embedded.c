@@ -651,6 +651,9 @@ static void emb_close(lg_bus *b)
         lg_assert(lg_mono_ns() < give_up_ns);
         sched_yield();
     }
+    /* read the count again: a publisher already inside when `closed` was set may have
+     * created a topic after the first read; none can be created from here on */
+    n = atomic_load_explicit(&bus->n_topics, memory_order_acquire);
     for (size_t i = 0; i < n; i++)
         emb_topic_free(bus->topics[i]);
     pthread_mutex_destroy(&bus->topics_mu);
