@@ -151,8 +151,14 @@ bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms
         n = lg_block_key(&probe, key, sizeof key);
         if (n < 0)
             continue;
-        if (lg_blocklist_has(a->blocklist, key, (size_t)n, now_ms, out))
+        /* keys of different rules can coincide (a user literally named "ip:192.0.2.1"
+         * and rule ip's key for 192.0.2.1): a hit counts only for the rule that made it */
+        if (lg_blocklist_has(a->blocklist, key, (size_t)n, now_ms, &probe) &&
+            strcmp(probe.rule, rule->name) == 0) {
+            if (out != NULL)
+                *out = probe;
             return true;
+        }
     }
     return false;
 }
