@@ -135,3 +135,10 @@ bool lg_bus_at_end(lg_bus_consumer *c, int32_t partition)
         return false;
     return c->ops->at_end(c, partition);
 }
+
+int lg_bus_ts_at(lg_bus_consumer *c, int32_t partition, int64_t offset, int64_t *ts_ms)
+{
+    if (c->ops->ts_at == NULL)
+        return LG_EINVAL;
+    return c->ops->ts_at(c, partition, offset, ts_ms);
+}

@@ -157,6 +157,13 @@ int lg_bus_seek(lg_bus_consumer *c, int32_t partition, int64_t offset);
  * back-end that lacks it (every partition then counts as having more to read). */
 bool lg_bus_at_end(lg_bus_consumer *c, int32_t partition);
 
+/* The timestamp (the one lg_bus_offset_for_time indexes: Kafka message time) of the
+ * message at exactly offset on partition, without moving the read position. A detector
+ * anchors its rebuild on the last committed attempt with it. LG_ENOTFOUND when no
+ * message is there (gone to retention, not written yet, not a message). Optional:
+ * LG_EINVAL from a back-end that lacks it. */
+int lg_bus_ts_at(lg_bus_consumer *c, int32_t partition, int64_t offset, int64_t *ts_ms);
+
 /* Back-end interface, for embedded.c and kafka.c only. */
 typedef struct lg_bus_ops {
     const char *name;
@@ -179,6 +186,8 @@ typedef struct lg_bus_ops {
                            int64_t *offset);
     int (*seek)(lg_bus_consumer *c, int32_t partition, int64_t offset);
     bool (*at_end)(lg_bus_consumer *c, int32_t partition); /* optional: NULL = false */
+    /* optional (NULL: lg_bus_ts_at returns LG_EINVAL) */
+    int (*ts_at)(lg_bus_consumer *c, int32_t partition, int64_t offset, int64_t *ts_ms);
 } lg_bus_ops;
 
 /* Every back-end's lg_bus and lg_bus_consumer begin with these headers. */

@@ -435,4 +435,5 @@ static const lg_bus_ops kafka_ops = {
     .offset_for_time = lg_bus__kafka_offset_for_time,
     .seek = lg_bus__kafka_seek,
     .at_end = lg_bus__kafka_at_end,
+    .ts_at = lg_bus__kafka_ts_at,
 };

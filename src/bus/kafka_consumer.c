@@ -534,6 +534,16 @@ int lg_bus__kafka_offset_for_time(lg_bus_consumer *base, int32_t partition, int6
                                       offset);
 }
 
+int lg_bus__kafka_ts_at(lg_bus_consumer *base, int32_t partition, int64_t offset,
+                        int64_t *ts_ms)
+{
+    kafka_consumer *c = (kafka_consumer *)base;
+
+    if (!kc_partition_ok(partition) || offset < 0)
+        return LG_EINVAL;
+    return lg_bus__kafka_probe_ts(c->kb, &c->probe, c->topic, partition, offset, ts_ms);
+}
+
 int lg_bus__kafka_seek_time(lg_bus_consumer *base, int32_t partition, int64_t ts_ms)
 {
     int64_t off;

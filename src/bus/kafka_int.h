@@ -70,6 +70,8 @@ int lg_bus__kafka_offset_for_time(lg_bus_consumer *c, int32_t partition, int64_t
                                   int64_t *offset);
 int lg_bus__kafka_seek(lg_bus_consumer *c, int32_t partition, int64_t offset);
 bool lg_bus__kafka_at_end(lg_bus_consumer *c, int32_t partition);
+int lg_bus__kafka_ts_at(lg_bus_consumer *c, int32_t partition, int64_t offset,
+                        int64_t *ts_ms);
 
 /*
  * The timestamp probe (kafka_probe.c): the first offset in [lo, hi) whose message has
@@ -81,6 +83,11 @@ bool lg_bus__kafka_at_end(lg_bus_consumer *c, int32_t partition);
 int lg_bus__kafka_probe_offset(lg_kafka_bus *kb, rd_kafka_t **probe, const char *topic,
                                int32_t partition, int64_t lo, int64_t hi, int64_t ts_ms,
                                int64_t *offset);
+/* The timestamp of the message at exactly offset, read with the same private consumer;
+ * LG_ENOTFOUND when the first message at or after offset is not at offset (or there is
+ * none). */
+int lg_bus__kafka_probe_ts(lg_kafka_bus *kb, rd_kafka_t **probe, const char *topic,
+                           int32_t partition, int64_t offset, int64_t *ts_ms);
 void lg_bus__kafka_probe_free(rd_kafka_t *probe);
 
 #endif

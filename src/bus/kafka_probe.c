@@ -8,7 +8,8 @@
  * LG_KAFKA_PROBE_STEPS_MAX reads, ~log2(hi - lo) in practice. It assumes timestamps
  * grow with offsets (producer CreateTime, as broker time indexes also do). The last
  * message is read first: when it is older than ts_ms the answer is hi after one read,
- * which is what a real broker's -1 means.
+ * which is what a real broker's -1 means. The same consumer also reads the timestamp of
+ * one message by offset (lg_bus_ts_at).
  */
 #include <stdio.h>
 
@@ -136,6 +137,27 @@ done:
     lg_log(LG_DEBUG, "bus", "probe topic=%s partition=%d ts=%lld steps=%d offset=%lld rc=%d",
            topic, (int)partition, (long long)ts_ms, steps, rc == 0 ? (long long)*offset : -1LL,
            rc);
+    return rc;
+}
+
+int lg_bus__kafka_probe_ts(lg_kafka_bus *kb, rd_kafka_t **probe, const char *topic,
+                           int32_t partition, int64_t offset, int64_t *ts_ms)
+{
+    int64_t mo = 0, mts = 0;
+    int rc;
+
+    if (*probe == NULL && (rc = probe_new(kb, probe)) < 0)
+        return rc;
+    rc = probe_read(*probe, topic, partition, offset, &mo, &mts);
+    rd_kafka_assign(*probe, NULL);
+    /* an offset below the retained start resets to the end (librdkafka's default), so
+     * what comes back is a later message: not the one asked for */
+    if (rc == 0 && mo != offset)
+        rc = LG_ENOTFOUND;
+    lg_log(LG_DEBUG, "bus", "probe topic=%s partition=%d offset=%lld ts=%lld rc=%d", topic,
+           (int)partition, (long long)offset, rc == 0 ? (long long)mts : -1LL, rc);
+    if (rc == 0)
+        *ts_ms = mts;
     return rc;
 }
 

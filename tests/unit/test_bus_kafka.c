@@ -386,6 +386,42 @@ static void test_offset_for_time_finds_first_message_at_or_after_timestamp(void 
     lg_bus_close(bus);
 }
 
+static void test_ts_at_reads_the_message_time_at_exactly_that_offset(void **state)
+{
+    got_msg got[3];
+    int64_t ts[3] = {0}, t = 0;
+    (void)state;
+    rd_kafka_mock_topic_create(mock, "t.tsat", 1, 3);
+    lg_bus *bus = open_bus(1000);
+    for (int i = 0; i < 3; i++) {
+        char v[16];
+        int vl = snprintf(v, sizeof v, "%d", i);
+        assert_int_equal(lg_bus_publish(bus, "t.tsat", "bob", 3, v, (size_t)vl, 1000, NULL,
+                                        NULL), 0);
+        /* distinct times, so each answer names its own message */
+        assert_int_equal(lg_bus_flush(bus, WAIT_MS), 0);
+        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+    }
+    lg_bus_consumer *c = open_consumer(bus, "t.tsat", NULL, LG_BUS_FROM_BEGINNING,
+                                       (lg_bus_rebalance_cb){0});
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(lg_bus_ts_at(c, 0, i, &ts[i]), 0);
+    assert_true(ts[0] < ts[1] && ts[1] < ts[2]);
+    t = 42;
+    assert_int_equal(lg_bus_ts_at(c, 0, 3, &t), LG_ENOTFOUND); /* the end: none yet */
+    assert_int_equal(lg_bus_ts_at(c, 0, -1, &t), LG_EINVAL);
+    assert_int_equal(lg_bus_ts_at(c, LG_BUS_PARTITIONS_MAX, 0, &t), LG_EINVAL);
+    assert_int_equal(t, 42); /* untouched on failure */
+    /* the read position did not move, and the times are those the messages carry */
+    assert_int_equal(poll_n(c, got, 3), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(got[i].offset, i);
+        assert_int_equal(got[i].ts_ms, ts[i]);
+    }
+    lg_bus_consumer_free(c);
+    lg_bus_close(bus);
+}
+
 /* Group test state: the assigned() callback seeks one partition to a chosen offset. */
 typedef struct group_state {
     int assigned, revoked;
@@ -530,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_caught_up_once_every_partition_reached_its_end),
         cmocka_unit_test(test_at_end_per_partition_until_a_message_of_it_is_returned),
         cmocka_unit_test(test_offset_for_time_finds_first_message_at_or_after_timestamp),
+        cmocka_unit_test(test_ts_at_reads_the_message_time_at_exactly_that_offset),
         cmocka_unit_test(test_group_commit_is_where_the_next_member_resumes),
         cmocka_unit_test(test_full_producer_queue_pushes_back_and_loses_nothing),
         cmocka_unit_test(test_open_without_reachable_broker_fails_with_reason),
