@@ -41,6 +41,13 @@
 #define LG_DETECTOR_RETRIES_MAX 70
 /* one publish of a block waits this long for room in the producer queue */
 #define LG_DETECTOR_PUBLISH_WAIT_MS 1000
+/* a rebuild starts this much earlier than one window before the last committed attempt.
+ * It re-reads by message time (Kafka CreateTime, what offsets-for-times indexes) but
+ * windows hold each attempt's own ts: an API stamps ts just before publishing and may
+ * wait for room in the producer queue (LG_API_PUBLISH_WAIT_MS), attempts of one user
+ * come from API hosts whose clocks differ by NTP's error, so both times agree within far
+ * less than this; a few extra seconds of re-reading cost nothing */
+#define LG_DETECTOR_REBUILD_MARGIN_MS 5000
 
 struct lg_detector {
     const lg_config *cfg; /* borrowed */

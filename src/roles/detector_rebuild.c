@@ -12,12 +12,19 @@
  *
  * Partition p of lg.attempts, per assignment (all inside lg_bus_poll, on the thread):
  *
- *   assigned ──committed C < 0──► LIVE (nothing judged yet: everything from the start)
+ *   assigned ──committed C <= 0──► LIVE (nothing judged yet: everything from the start)
  *      │
- *      └──C >= 0: S = offset_for_time(now - rebuild_ms); seek(min(S, C))──► REBUILD
+ *      └──C > 0: T = min(ts(C - 1), now) - rebuild_ms - margin;
+ *                S = offset_for_time(T); seek(min(S, C))──► REBUILD
  *   REBUILD ──offset < C: judge only, no publish/store/commit (`rebuilt`)──► REBUILD
  *   REBUILD ──offset >= C (detector.c: live_from)──► LIVE
  *   any ──revoked──► dropped; reset_pending ──next assigned: new engine, reread blocks
+ *
+ * Why ts(C - 1), not now: a previous owner that lagged more than a window behind left C
+ * older than now - window, and a rebuild from "now" re-read nothing before C, so blocks
+ * formed by attempts on both sides of C were lost. ts is the message time (what
+ * offsets-for-times indexes), while windows are judged on each attempt's own ts; the
+ * margin (LG_DETECTOR_REBUILD_MARGIN_MS) absorbs how far they may disagree.
  */
 #include <stdio.h>
 #include <string.h>
@@ -137,16 +144,37 @@ static int engine_reset(lg_detector *d)
     return rc;
 }
 
+/* The time the rebuild of partition p goes back from: the message time of the last
+ * committed attempt (offset committed - 1), so the attempts within a window before the
+ * first one judged live are re-read however far behind "now" the previous owner was (a
+ * backlog, a store retrying). Now when that time is unknown (no such op, the message is
+ * gone to retention) or ahead of our clock. */
+static int64_t rebuild_anchor_ms(lg_bus_consumer *c, int32_t p, int64_t committed,
+                                 int64_t now_ms)
+{
+    int64_t ts = 0;
+    int rc = lg_bus_ts_at(c, p, committed - 1, &ts);
+
+    if (rc != 0) {
+        lg_log(LG_WARN, "detector", "partition=%d offset=%lld: time of the last committed "
+               "attempt unknown (%s); rebuilding from one window before now instead",
+               (int)p, (long long)(committed - 1), lg_strerror(rc));
+        return now_ms;
+    }
+    return ts < now_ms ? ts : now_ms;
+}
+
 /* Where partition p starts: live from its committed offset C, after re-reading the
- * messages of the last rebuild_ms before C. Never past C: [C, ...) is not judged yet. */
+ * messages from rebuild_ms (+ LG_DETECTOR_REBUILD_MARGIN_MS) before the last committed
+ * one. Never past C: [C, ...) is not judged yet. */
 static void partition_plan(lg_detector *d, lg_bus_consumer *c, int32_t p, int64_t now_ms)
 {
-    int64_t committed = -1, from = 0;
+    int64_t committed = -1, from = 0, since_ms;
     int rc;
 
     d->live_from[p] = -1;
     rc = lg_bus_committed(c, p, &committed);
-    if (rc != 0 || committed < 0) {
+    if (rc != 0 || committed <= 0) {
         if (rc != 0)
             lg_log(LG_WARN, "detector", "partition=%d: committed offset unknown (%s); no "
                    "rebuild, windows start empty", (int)p, lg_strerror(rc));
@@ -154,11 +182,13 @@ static void partition_plan(lg_detector *d, lg_bus_consumer *c, int32_t p, int64_
             lg_log(LG_INFO, "detector", "partition=%d: nothing committed; all live", (int)p);
         return;
     }
-    rc = lg_bus_offset_for_time(c, p, now_ms - d->rebuild_ms, &from);
+    since_ms = rebuild_anchor_ms(c, p, committed, now_ms) - d->rebuild_ms -
+               LG_DETECTOR_REBUILD_MARGIN_MS;
+    rc = lg_bus_offset_for_time(c, p, since_ms, &from);
     if (rc != 0) {
-        lg_log(LG_WARN, "detector", "partition=%d offset=%lld: no offset for the last %lld ms "
+        lg_log(LG_WARN, "detector", "partition=%d offset=%lld: no offset for time %lld "
                "(%s); no rebuild, windows start empty", (int)p, (long long)committed,
-               (long long)d->rebuild_ms, lg_strerror(rc));
+               (long long)since_ms, lg_strerror(rc));
         return;
     }
     if (from < committed) {
@@ -171,9 +201,10 @@ static void partition_plan(lg_detector *d, lg_bus_consumer *c, int32_t p, int64_
     }
     d->live_from[p] = committed;
     lg_log(LG_INFO, "detector", "partition=%d offset=%lld rebuild from offset=%lld (%lld "
-           "attempts), live from offset=%lld", (int)p, (long long)committed,
-           (long long)(from < committed ? from : committed),
-           (long long)(from < committed ? committed - from : 0), (long long)committed);
+           "attempts, message time >= %lld), live from offset=%lld", (int)p,
+           (long long)committed, (long long)(from < committed ? from : committed),
+           (long long)(from < committed ? committed - from : 0), (long long)since_ms,
+           (long long)committed);
 }
 
 void lg_detector__assigned(void *opaque, lg_bus_consumer *c, const int32_t *partitions,

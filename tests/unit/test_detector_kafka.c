@@ -8,7 +8,9 @@
  *
  * And a block whose delivery to lg.blocks fails (the broker refuses it for good) must not
  * have its attempts committed: the next detector of the group decides and publishes it.
- * Each test gets its own mock cluster.
+ * And a partition whose previous owner lagged more than a window behind must still be
+ * rebuilt from one window before its last committed attempt: blocks straddling the
+ * committed offset are decided. Each test gets its own mock cluster.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -297,12 +299,24 @@ static void test_catch_up_over_partitions_hours_apart_decides_as_engine_in_ts_or
     }
 }
 
+/* A failed attempt of user at ts, with id "<prefix>-<i>". */
+static void failure_make(lg_attempt *a, const char *prefix, int i, const char *user, int64_t ts)
+{
+    memset(a, 0, sizeof *a);
+    snprintf(a->id, sizeof a->id, "%s-%d", prefix, i);
+    a->user_len = (uint32_t)snprintf(a->user, sizeof a->user, "%s", user);
+    snprintf(a->ip, sizeof a->ip, "198.51.100.7");
+    snprintf(a->src, sizeof a->src, "test");
+    a->ts_ms = ts;
+    a->outcome = LG_OUTCOME_FAIL;
+}
+
 /* Kafka protocol ApiKey of Produce (rdkafka_mock.h takes the raw number) */
 #define KAFKA_API_PRODUCE 0
 #define FAILED_DELIVERY_USER "dr-victim"
 
-/* Waits up to timeout_ms for a message keyed by FAILED_DELIVERY_USER on lg.blocks. */
-static bool block_on_topic(int timeout_ms)
+/* Waits up to timeout_ms for a block (not a tombstone) keyed by user on lg.blocks. */
+static bool block_on_topic(const char *user, int timeout_ms)
 {
     lg_bus_sub sub = {.topic = LG_TOPIC_BLOCKS, .start = LG_BUS_FROM_BEGINNING};
     lg_bus_consumer *c = NULL;
@@ -317,8 +331,8 @@ static bool block_on_topic(int timeout_ms)
         assert_int_equal(lg_bus_poll(c, msgs, 16, &n, 100), 0);
         for (size_t i = 0; i < n; i++)
             found = found || (msgs[i].value != NULL &&
-                              memmem(msgs[i].key, msgs[i].key_len, FAILED_DELIVERY_USER,
-                                     strlen(FAILED_DELIVERY_USER)) != NULL);
+                              memmem(msgs[i].key, msgs[i].key_len, user, strlen(user)) !=
+                                  NULL);
     }
     lg_bus_consumer_free(c);
     return found;
@@ -335,13 +349,8 @@ static void test_block_whose_delivery_fails_is_published_by_the_next_detector(vo
     (void)s;
     for (int i = 0; i < 5; i++) {
         lg_attempt a;
-        memset(&a, 0, sizeof a);
-        snprintf(a.id, sizeof a.id, "dr-%d", i);
-        a.user_len = (uint32_t)snprintf(a.user, sizeof a.user, FAILED_DELIVERY_USER);
-        snprintf(a.ip, sizeof a.ip, "198.51.100.7");
-        snprintf(a.src, sizeof a.src, "test");
-        a.ts_ms = now - 5000 + i * 100; /* within the window a rebuild re-reads */
-        a.outcome = LG_OUTCOME_FAIL;
+        /* within the window a rebuild re-reads */
+        failure_make(&a, "dr", i, FAILED_DELIVERY_USER, now - 5000 + i * 100);
         int n = lg_attempt_encode(&a, json, sizeof json);
         assert_true(n > 0);
         assert_int_equal(lg_bus_publish(fx->bus, LG_TOPIC_ATTEMPTS, a.user, a.user_len, json,
@@ -362,15 +371,130 @@ static void test_block_whose_delivery_fails_is_published_by_the_next_detector(vo
              lg_mono_ns() < deadline);
     assert_int_equal(st.blocks, 1);
     lg_detector_free(det);
-    assert_false(block_on_topic(1000)); /* the refusal did hit the block */
+    assert_false(block_on_topic(FAILED_DELIVERY_USER, 1000)); /* the refusal did hit the block */
 
     /* the next owner reads the uncommitted attempts again and publishes the block */
     det = NULL;
     assert_int_equal(lg_detector_new(&fx->cfg, fx->bus, &det, err, sizeof err), 0);
     assert_int_equal(lg_detector_start(det), 0);
-    bool found = block_on_topic(WAIT_MS / 2);
+    bool found = block_on_topic(FAILED_DELIVERY_USER, WAIT_MS / 2);
     lg_detector_free(det);
     assert_true(found);
+}
+
+#define LAGGED_USER "lag-victim"
+#define LAGGED_N 5
+
+/* The attempts of the lagging-owner test: every one a failure of LAGGED_USER, ts and
+ * message time relative to base (see the test). */
+static const struct {
+    int64_t ts, msg_ts;
+} lagged[LAGGED_N] = {
+    {0, 0},
+    {1000, 1000},
+    {57000, 61000}, /* offset 2 = C - 1: published 4 s after its ts (a full queue) */
+    {58000, 61100},
+    {59000, 61200}, /* 59 s after the first: the fifth failure within 60 s */
+};
+
+/* Produces lagged[from..to) on LAGGED_USER's partition with their message times set, as
+ * an API whose messages were written long ago would have left them. */
+static void lagged_produce(rd_kafka_t *producer, int64_t base, int from, int to)
+{
+    char json[LG_EVENT_JSON_MAX];
+    int32_t p = partition_of(LAGGED_USER);
+
+    for (int i = from; i < to; i++) {
+        lg_attempt a;
+        failure_make(&a, "lag", i, LAGGED_USER, base + lagged[i].ts);
+        int n = lg_attempt_encode(&a, json, sizeof json);
+        assert_true(n > 0);
+        assert_int_equal(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(LG_TOPIC_ATTEMPTS),
+                                           RD_KAFKA_V_PARTITION(p),
+                                           RD_KAFKA_V_KEY(a.user, a.user_len),
+                                           RD_KAFKA_V_VALUE(json, (size_t)n),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_TIMESTAMP(base + lagged[i].msg_ts),
+                                           RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    assert_int_equal(rd_kafka_flush(producer, WAIT_MS), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_outq_len(producer), 0);
+}
+
+/* Runs a detector of the group until it has judged `live` attempts live and stored
+ * them (bounded by WAIT_MS), then frees it (which commits them). */
+static void detector_run(size_t live, lg_detector_stats *st)
+{
+    lg_detector *det = NULL;
+    char err[256];
+
+    assert_int_equal(lg_detector_new(&fx->cfg, fx->bus, &det, err, sizeof err), 0);
+    assert_int_equal(lg_detector_start(det), 0);
+    int64_t deadline = lg_mono_ns() + (int64_t)WAIT_MS * 1000000;
+    do { /* bounded by WAIT_MS */
+        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+        lg_detector_stats_get(det, st);
+    } while ((st->attempts < live || st->store_batches < 1) && !lg_detector_failed(det) &&
+             lg_mono_ns() < deadline);
+    lg_detector_free(det);
+}
+
+static void count_attempt(void *opaque, const lg_attempt *a)
+{
+    (void)a;
+    (*(size_t *)opaque)++;
+}
+
+/*
+ * A previous owner committed offset C of a partition long after its attempts happened
+ * (it lagged: a backlog, a store retrying), so C - 1 is far older than now - window. The
+ * 3 failures before C and the 2 after it are 5 within 60 s by ts: the next owner must
+ * re-read the ones before C and decide the block. Rebuilding from now - window re-reads
+ * nothing (every message is 10 min old). And C - 1's message time is 4 s after its ts:
+ * a rebuild from exactly one window before that message time starts at the second
+ * attempt and misses the block too; the rebuild margin covers it.
+ */
+static void test_next_owner_rebuilds_from_the_last_committed_attempt_after_a_lagging_owner(
+    void **s)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *producer;
+    lg_detector_stats st;
+    lg_store *store = NULL;
+    size_t stored = 0;
+    int64_t base = lg_now_ms() - 10 * 60 * 1000;
+
+    (void)s;
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers",
+                                       rd_kafka_mock_cluster_bootstraps(fx->mock), errstr,
+                                       sizeof errstr),
+                     RD_KAFKA_CONF_OK);
+    producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    assert_non_null(producer);
+
+    /* the first owner judges and commits the first 3: no block yet */
+    lagged_produce(producer, base, 0, 3);
+    detector_run(3, &st);
+    assert_int_equal(st.attempts, 3);
+    assert_int_equal(st.rebuilt, 0);
+    assert_int_equal(st.blocks, 0);
+
+    /* the next owner is assigned the partition with C = 3 and 2 more failures after it */
+    lagged_produce(producer, base, 3, LAGGED_N);
+    rd_kafka_destroy(producer);
+    detector_run(2, &st);
+    assert_int_equal(st.attempts, 2); /* C was committed: [0, 3) only rebuilt */
+    assert_int_equal(st.rebuilt, 3);
+    assert_int_equal(st.blocks, 1);
+    assert_true(block_on_topic(LAGGED_USER, 5000));
+
+    /* every attempt stored once, by one owner or the other */
+    assert_int_equal(lg_store_open(fx->db, &store, errstr, sizeof errstr), 0);
+    assert_int_equal(lg_store_attempts_each(store, count_attempt, &stored), 0);
+    lg_store_close(store);
+    assert_int_equal(stored, LAGGED_N);
 }
 
 int main(void)
@@ -381,6 +505,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_block_whose_delivery_fails_is_published_by_the_next_detector, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_next_owner_rebuilds_from_the_last_committed_attempt_after_a_lagging_owner,
+            setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
