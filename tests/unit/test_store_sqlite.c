@@ -626,6 +626,8 @@ static void *writer_main(void *p)
     lg_attempt *a = calloc(WRITER_ROWS, sizeof *a);
 
     w->rc = a == NULL ? LG_ENOMEM : lg_store_open(w->path, &s, err, sizeof err);
+    if (w->rc != 0 && a != NULL)
+        fprintf(stderr, "writer %d: open: %s\n", w->id, err); /* says which statement */
     for (int b = 0; w->rc == 0 && b < WRITER_BATCHES; b++) {
         size_t inserted = 0;
         for (int i = 0; i < WRITER_ROWS; i++) {
