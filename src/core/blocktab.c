@@ -66,8 +66,7 @@ static int64_t narrow_until(const bentry *b)
 /* Kept until LG_ESCALATION_MS past its end; a permanent block has no end. */
 static bool expired_at(int64_t until_ms, int64_t now_ms)
 {
-    return until_ms != 0 && now_ms > until_ms &&
-           (uint64_t)now_ms - (uint64_t)until_ms >= (uint64_t)LG_ESCALATION_MS;
+    return lg_blocktab_expired(until_ms, now_ms);
 }
 
 /* Can r be kept as a 32-byte record? */

@@ -15,6 +15,7 @@
 
 #include "core/keyhash.h"
 #include "core/keytab.h"
+#include "core/limits.h"
 
 /* Records are 32 bytes: until is kept as a 32-bit duration after since (decided blocks
  * last at most LG_BLOCK_CAP_MS); the rare record whose until is not since + 1..2^32-1 ms
@@ -37,6 +38,14 @@ void lg_blocktab_destroy(lg_blocktab *bt);
 
 /* h's record at engine clock now_ms, if one is alive. */
 bool lg_blocktab_get(lg_blocktab *bt, lg_keyhash h, int64_t now_ms, lg_blocktab_rec *out);
+
+/* Has a record ending at until (0: permanent) expired at engine clock now_ms, kept
+ * until LG_ESCALATION_MS past its end? */
+static inline bool lg_blocktab_expired(int64_t until_ms, int64_t now_ms)
+{
+    return until_ms != 0 && now_ms > until_ms &&
+           (uint64_t)now_ms - (uint64_t)until_ms >= (uint64_t)LG_ESCALATION_MS;
+}
 
 /* Does the block cover ts: since <= ts < until (until 0: no end)? */
 static inline bool lg_blocktab_covers(const lg_blocktab_rec *r, int64_t ts_ms)

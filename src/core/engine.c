@@ -6,7 +6,9 @@
  * clock: lg_engine_clock_set); if an alive block of any
  * enabled rule applying to the attempt covers ts, the outcome is BLOCKED and nothing is
  * counted; else a success clears each applying rule's window (reset_on_success) and a
- * failure is counted by each, possibly completing a block. Then each table's sweeper
+ * failure is counted by each, possibly completing a block. A blocked key's window entry
+ * caches its block (window.h, LG_WINDOW_HINT_CACHED), so that the attempts of an attack,
+ * refused for the whole block, skip the block table. Then each table's sweeper
  * looks at LG_ENGINE_SWEEP_SLOTS slots, so eviction costs O(1) per attempt.
  *
  * lg_engine_judge_batch gives the same outcomes as judging one at a time, but hashes
@@ -326,9 +328,18 @@ static bool is_blocked(lg_engine *e, const lg_keys *k, lg_wentry *const *went,
         lg_rule *r = &e->rules[i];
         lg_blocktab_rec rec;
 
-        /* most keys have a window entry that knows they have no block record */
+        /* most keys have a window entry that knows they have no block record, and a
+         * blocked key's entry knows its record */
         if (!rule_applies(r, k) || !lg_window_hint(&r->win, went[i], e->now_ms))
             continue;
+        if (lg_window_block_cached(&r->win, went[i], e->now_ms, &rec.since_ms,
+                                   &rec.until_ms) &&
+            !lg_blocktab_expired(rec.until_ms, e->now_ms)) {
+            *may_exist |= 1u << i;
+            if (lg_blocktab_covers(&rec, ts_ms))
+                return true;
+            continue;
+        }
         if (!lg_blocktab_get(&r->blocks, k->h[r->conf.key], e->now_ms, &rec)) {
             lg_window_hint_set(went[i], false);
             continue;
@@ -393,11 +404,15 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
                 e->st.keys_full++;
                 break;
             case LG_WINDOW_BLOCK:
-                if (lg_blocktab_decide(&r->blocks, h, since_ms, r->conf.block_for_ms,
-                                       e->now_ms, &rec) != 0)
-                    e->st.keys_full++; /* decided and published, but not remembered */
                 /* the fail may have made, reset or removed h's entry: find it again */
-                lg_window_hint_set(lg_window_find(&r->win, h), true);
+                if (lg_blocktab_decide(&r->blocks, h, since_ms, r->conf.block_for_ms,
+                                       e->now_ms, &rec) != 0) {
+                    e->st.keys_full++; /* decided and published, but not remembered */
+                    lg_window_hint_set(lg_window_find(&r->win, h), true);
+                } else {
+                    lg_window_block_cache(&r->win, lg_window_find(&r->win, h),
+                                          rec.since_ms, rec.until_ms);
+                }
                 block_fill(r, a->user, a->user_len, a->ip, strnlen(a->ip, sizeof a->ip),
                            &rec, &blocks[n_blocks++]);
                 e->st.blocks++;
@@ -453,9 +468,12 @@ static void prefetch_block_meta(const lg_engine *e, lg_keys *k)
         const lg_rule *r = &e->rules[i];
         if (!rule_applies(r, k))
             continue;
+        int64_t since_ms, until_ms;
+
         k->went[i] = lg_window_find(&r->win, k->h[r->conf.key]);
         k->went_set |= 1u << i;
-        if (r->blocks.tab.count > 0 && lg_window_hint(&r->win, k->went[i], e->now_ms)) {
+        if (r->blocks.tab.count > 0 && lg_window_hint(&r->win, k->went[i], e->now_ms) &&
+            !lg_window_block_cached(&r->win, k->went[i], e->now_ms, &since_ms, &until_ms)) {
             lg_keytab_prefetch_meta(&r->blocks.tab, k->h[r->conf.key]);
             k->blk_pf |= 1u << i;
         }
@@ -639,8 +657,13 @@ int lg_engine_unblock(lg_engine *e, const char *key, size_t key_len)
             continue;
         lg_keyhash h = key_view_hash(e, &v[j]);
         for (size_t i = 0; i < e->n_rules; i++) {
-            if (e->rules[i].conf.key == v[j].type &&
-                lg_blocktab_forget(&e->rules[i].blocks, h, e->now_ms))
+            lg_rule *r = &e->rules[i];
+
+            if (r->conf.key != v[j].type)
+                continue;
+            /* the window entry may have cached the record: it no longer exists */
+            lg_window_hint_set(lg_window_find(&r->win, h), false);
+            if (lg_blocktab_forget(&r->blocks, h, e->now_ms))
                 forgot = true;
         }
         if (forgot)

@@ -53,6 +53,14 @@ static inline bool idle(const lg_window *w, int64_t last_ms, int64_t now_ms)
     return lg_window__idle(w, last_ms, now_ms);
 }
 
+/* A change to L drops a cached block record (it is cached as since = L): the record
+ * still exists, so the hint stays "may exist". */
+static inline void demote(wentry *e)
+{
+    if (e->block_hint == LG_WINDOW_HINT_CACHED)
+        e->block_hint = LG_WINDOW_HINT_MAYBE;
+}
+
 lg_wentry *lg_window_find(const lg_window *w, lg_keyhash h)
 {
     return lg_keytab_find(&w->tab, h);
@@ -133,6 +141,7 @@ lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, lg_wentry *e, int64_
         e->n = (uint8_t)k;
         e->floor_gap = gap;
         e->last_ms = ts_ms;
+        demote(e);
         off = 0;
     } else {
         uint64_t back = (uint64_t)e->last_ms - (uint64_t)ts_ms;
@@ -170,6 +179,8 @@ int lg_window_clear(lg_window *w, lg_keyhash h, lg_wentry *e, int64_t ts_ms,
             return LG_EFULL;
     }
     if (ts_ms >= e->last_ms) {
+        if (ts_ms > e->last_ms)
+            demote(e);
         e->last_ms = ts_ms;
         e->n = 0;
         e->floor_gap = (uint32_t)w->window_ms;
@@ -191,7 +202,25 @@ int lg_window_clear(lg_window *w, lg_keyhash h, lg_wentry *e, int64_t ts_ms,
 void lg_window_hint_set(lg_wentry *e, bool may_exist)
 {
     if (e != NULL)
-        e->block_hint = may_exist ? 1 : 0;
+        e->block_hint = may_exist ? LG_WINDOW_HINT_MAYBE : LG_WINDOW_HINT_NONE;
+}
+
+void lg_window_block_cache(const lg_window *w, lg_wentry *e, int64_t since_ms,
+                           int64_t until_ms)
+{
+    if (e == NULL)
+        return;
+    e->block_hint = LG_WINDOW_HINT_MAYBE;
+    if (w->threshold < 2 || e->n != 0 || e->last_ms != since_ms)
+        return; /* no d[0], or W or L are not what a block leaves */
+    if (until_ms == 0) {
+        e->d[0] = 0;
+    } else {
+        if (until_ms <= since_ms || (uint64_t)until_ms - (uint64_t)since_ms > UINT32_MAX)
+            return;
+        e->d[0] = (uint32_t)((uint64_t)until_ms - (uint64_t)since_ms);
+    }
+    e->block_hint = LG_WINDOW_HINT_CACHED;
 }
 
 uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots)

@@ -33,7 +33,7 @@ struct lg_wentry {
     int64_t last_ms;    /* L */
     uint32_t floor_gap; /* B = L - window_ms + floor_gap */
     uint8_t n;          /* |W| */
-    uint8_t block_hint; /* 0: the key has no block record; 1: it may have one */
+    uint8_t block_hint; /* LG_WINDOW_HINT_*: what the key's block record is */
     uint8_t pad[2];
     uint32_t d[];       /* L - t of each member, n of them, < window_ms - floor_gap */
 };
@@ -99,6 +99,26 @@ int lg_window_clear(lg_window *w, lg_keyhash h, lg_wentry *e, int64_t ts_ms,
 static inline bool lg_window_hint(const lg_window *w, const lg_wentry *e, int64_t now_ms);
 void lg_window_hint_set(lg_wentry *e, bool may_exist);
 
+/* The hint's values. CACHED: the key's block record is since = L and until = L + d[0]
+ * (d[0] = 0: permanent), so that the attempts of a blocked key, most of an attack, are
+ * judged without the block table. It holds only while W is empty and L unchanged: a
+ * block leaves W empty with L = since, and until the entry changes (which demotes it to
+ * MAYBE) a failure or success at or before L changes nothing. The caller keeps it true:
+ * every change to the key's record goes through lg_window_hint_set or
+ * lg_window_block_cache, except expiry, which the reader checks itself. */
+enum { LG_WINDOW_HINT_NONE = 0, LG_WINDOW_HINT_MAYBE = 1, LG_WINDOW_HINT_CACHED = 2 };
+
+/* After the block table recorded since..until (until 0: permanent) for e's key: caches
+ * it in e when it can (threshold >= 2, e's L is since with W empty, until - since fits
+ * 32 bits), else sets the hint to MAYBE. e may be NULL. */
+void lg_window_block_cache(const lg_window *w, lg_wentry *e, int64_t since_ms,
+                           int64_t until_ms);
+
+/* Is e live with a cached block record? Then *since_ms and *until_ms get it. */
+static inline bool lg_window_block_cached(const lg_window *w, const lg_wentry *e,
+                                          int64_t now_ms, int64_t *since_ms,
+                                          int64_t *until_ms);
+
 /* Looks at up to `slots` slots from the cursor and frees idle states; returns how many. */
 uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots);
 
@@ -111,6 +131,19 @@ static inline bool lg_window__idle(const lg_window *w, int64_t last_ms, int64_t 
 static inline bool lg_window_hint(const lg_window *w, const lg_wentry *e, int64_t now_ms)
 {
     return e == NULL || e->block_hint != 0 || lg_window__idle(w, e->last_ms, now_ms);
+}
+
+static inline bool lg_window_block_cached(const lg_window *w, const lg_wentry *e,
+                                          int64_t now_ms, int64_t *since_ms,
+                                          int64_t *until_ms)
+{
+    if (e == NULL || e->block_hint != LG_WINDOW_HINT_CACHED ||
+        lg_window__idle(w, e->last_ms, now_ms))
+        return false;
+    *since_ms = e->last_ms;
+    /* as the block table decodes it: since + dur did not overflow when it was coded */
+    *until_ms = e->d[0] == 0 ? 0 : (int64_t)((uint64_t)e->last_ms + e->d[0]);
+    return true;
 }
 
 /* Entry bytes for a threshold (exposed for the bench and tests). */

@@ -677,6 +677,64 @@ static void test_unblock_forgets_block_and_escalation(void **state)
     fx_close(&f);
 }
 
+/* The window entry of a blocked key caches its block (engine.c): these walk each way
+ * the cached copy must follow the record. */
+static void test_blocked_key_is_blocked_until_its_end_also_after_a_later_attempt(void **state)
+{
+    fx f;
+    lg_engine_conf c = conf_user(5, 60000, 1000); /* ends while the window is alive */
+
+    (void)state;
+    fx_open(&f, &c);
+    lg_block b = block_at(&f, "alice", T0);
+    assert_int_equal(fail_at(&f, "alice", b.since_ms), LG_OUTCOME_BLOCKED);
+    assert_int_equal(attempt(&f, "alice", "", b.until_ms - 1, true), LG_OUTCOME_BLOCKED);
+    assert_int_equal(fail_at(&f, "alice", b.since_ms - 1), LG_OUTCOME_FAIL); /* before */
+    assert_int_equal(fail_at(&f, "alice", b.until_ms), LG_OUTCOME_FAIL);
+    /* the window moved on past since; a late attempt inside the block is still refused */
+    assert_int_equal(fail_at(&f, "alice", b.since_ms + 1), LG_OUTCOME_BLOCKED);
+    assert_int_equal(stats(&f).blocks, 1);
+    fx_close(&f);
+}
+
+static void test_unblocked_key_is_judged_again_inside_its_old_block(void **state)
+{
+    fx f;
+    lg_engine_conf c = conf_user(5, 60000, MIN_MS);
+
+    (void)state;
+    fx_open(&f, &c);
+    lg_block b = block_at(&f, "alice", T0);
+    assert_int_equal(fail_at(&f, "alice", b.since_ms + 1), LG_OUTCOME_BLOCKED);
+    assert_int_equal(lg_engine_unblock(f.e, "alice", 5), 0);
+    assert_int_equal(fail_at(&f, "alice", b.since_ms + 2), LG_OUTCOME_FAIL);
+    /* and a block loaded over it (lg.blocks) is what counts next */
+    lg_block loaded = b;
+    loaded.since_ms = b.since_ms + 10;
+    loaded.until_ms = b.since_ms + 20;
+    assert_int_equal(lg_engine_load_block(f.e, &loaded), 0);
+    assert_int_equal(fail_at(&f, "alice", b.since_ms + 15), LG_OUTCOME_BLOCKED);
+    assert_int_equal(fail_at(&f, "alice", b.since_ms + 20), LG_OUTCOME_FAIL);
+    fx_close(&f);
+}
+
+static void test_cached_block_record_expires_24h_after_the_block_ends(void **state)
+{
+    fx f;
+    lg_engine_conf c = conf_user(2, 24 * HOUR_MS, MIN_MS); /* the longest window */
+
+    (void)state;
+    fx_open(&f, &c);
+    assert_int_equal(fail_n(&f, "alice", T0, 1, 2), 1);
+    lg_block b = f.blocks[0];
+    /* the clock moves to until + 24 h: the record is gone, so a late attempt inside the
+     * old block counts as a failure and the next block starts over at level 1 */
+    assert_int_equal(attempt(&f, "bob", "", b.until_ms + 24 * HOUR_MS, true), LG_OUTCOME_OK);
+    assert_int_equal(fail_at(&f, "alice", b.since_ms + 1), LG_OUTCOME_FAIL);
+    assert_int_equal(stats(&f).blocks_tracked, 0);
+    fx_close(&f);
+}
+
 /* --- eviction and bounds ---------------------------------------------------------- */
 
 static void test_idle_keys_are_evicted_after_time_moves_on(void **state)
@@ -916,6 +974,9 @@ int main(void)
         cmocka_unit_test(test_loaded_block_clears_window_up_to_since),
         cmocka_unit_test(test_loaded_block_older_than_the_key_s_record_does_not_replace_it),
         cmocka_unit_test(test_unblock_forgets_block_and_escalation),
+        cmocka_unit_test(test_blocked_key_is_blocked_until_its_end_also_after_a_later_attempt),
+        cmocka_unit_test(test_unblocked_key_is_judged_again_inside_its_old_block),
+        cmocka_unit_test(test_cached_block_record_expires_24h_after_the_block_ends),
         cmocka_unit_test(test_idle_keys_are_evicted_after_time_moves_on),
         cmocka_unit_test(test_evicted_key_starts_over),
         cmocka_unit_test(test_full_table_counts_keys_full_and_does_not_grow),
