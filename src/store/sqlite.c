@@ -9,6 +9,7 @@
  * the CPU per row in bench_store. A batch is bounded (LG_STORE_BATCH_MAX attempts, one
  * block per rule per attempt); over it, LG_ETOOBIG. SQLITE_* codes become LG_E* here and the sqlite
  * message is logged once, where it is translated. Pragmas and schema: sqlite_schema.c.
+ * WAL checkpoints run on a thread of their own once the WAL grows (sqlite_ckpt.c).
  */
 #include "store/store.h"
 
@@ -94,6 +95,7 @@ typedef struct lg_sqlite {
     lg_store base;
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    lg_sqlite_ckpt *ckpt; /* checkpoints this connection's commits (sqlite_ckpt.c) */
     char *path; /* for log lines */
 } lg_sqlite;
 
@@ -607,6 +609,7 @@ static void sq_close(lg_store *base)
 
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]); /* NULL is a no-op */
+    lg_store__sqlite_ckpt_free(s->ckpt); /* its thread may be checkpointing the file */
     sqlite3_close(s->db);          /* also after a failed open */
     free(s->path);
     free(s);
@@ -690,6 +693,13 @@ int lg_store__sqlite_open(const char *path, lg_store **out, char *err, size_t er
     rc = sq_prepare_all(s, err, err_len);
     if (rc != 0)
         goto fail_close;
+    rc = lg_store__sqlite_ckpt_new(path, &s->ckpt);
+    if (rc != 0) {
+        snprintf(err, err_len, "sqlite '%s': out of memory", path);
+        goto fail_close;
+    }
+    /* replaces the autocheckpoint: commits hand checkpoints to the checkpointer */
+    sqlite3_wal_hook(s->db, lg_store__sqlite_ckpt_hook, s->ckpt);
     *out = &s->base;
     return 0;
 

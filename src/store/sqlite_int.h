@@ -23,11 +23,27 @@
  * processes may share one file) before the call fails with LG_ETIMEDOUT. */
 #define LG_SQLITE_BUSY_TIMEOUT_MS 10000
 
+/* WAL pages after a commit that start a checkpoint (SQLite's default is 1000): fewer,
+ * larger checkpoints. */
+#define LG_SQLITE_CKPT_PAGES 4000
+/* WAL pages at which a commit waits for the running checkpoint instead of letting the
+ * WAL grow (sqlite_ckpt.c): 128 MiB at 8 KiB pages. */
+#define LG_SQLITE_WAL_PAGES_MAX (4 * LG_SQLITE_CKPT_PAGES)
+_Static_assert(LG_SQLITE_WAL_PAGES_MAX > LG_SQLITE_CKPT_PAGES, "room to checkpoint");
+
 /* Sets the connection pragmas (WAL, synchronous, busy timeout, cache, mmap) and brings
  * the schema of db (opened on path) up to LG_SQLITE_SCHEMA_VERSION, one migration per
  * transaction. Fails, naming both versions in err, when the file's version is newer
  * than this binary's. */
 int lg_store__sqlite_prepare_db(sqlite3 *db, const char *path, char *err, size_t err_len);
+
+/* The checkpointer of one writing connection (sqlite_ckpt.c). _new copies path; _hook is
+ * the connection's sqlite3_wal_hook (arg = the checkpointer); _free stops the thread and
+ * must run before the connection closes. NULL is a no-op for _free. */
+typedef struct lg_sqlite_ckpt lg_sqlite_ckpt;
+int lg_store__sqlite_ckpt_new(const char *path, lg_sqlite_ckpt **out);
+int lg_store__sqlite_ckpt_hook(void *arg, sqlite3 *db, const char *schema, int wal_pages);
+void lg_store__sqlite_ckpt_free(lg_sqlite_ckpt *c);
 
 /* Translates a SQLite result code (primary or extended) into an LG_E* code. */
 int lg_store__sqlite_rc(int sqlite_rc);

@@ -29,8 +29,6 @@
 #define SQLITE_MMAP_BYTES (256LL * 1024 * 1024)
 /* Page size of a new file: larger pages mean fewer b-tree splits per batch. */
 #define SQLITE_PAGE_SIZE 8192
-/* WAL pages before an automatic checkpoint (default 1000): fewer, larger checkpoints. */
-#define SQLITE_WAL_AUTOCHECKPOINT 4000
 
 static const char *const migrations[] = {
     /* v0 -> v1: everything. attempts are unique on id (idempotent at-least-once writes);
@@ -231,7 +229,7 @@ static int schema_pragmas(sqlite3 *db, const char *path, char *err, size_t err_l
     snprintf(sql, sizeof sql,
              "PRAGMA synchronous = NORMAL;"
              "PRAGMA wal_autocheckpoint = %d;",
-             SQLITE_WAL_AUTOCHECKPOINT);
+             LG_SQLITE_CKPT_PAGES); /* until sqlite.c hands checkpoints to sqlite_ckpt.c */
     return schema_exec(db, path, sql, err, err_len);
 }
 

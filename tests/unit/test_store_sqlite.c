@@ -678,6 +678,57 @@ static void test_two_handles_opening_a_new_file_at_once_migrate_it_once(void **s
                      2 * WRITER_BATCHES * WRITER_ROWS);
 }
 
+/* --- checkpoints ------------------------------------------------------------------ */
+
+static off_t file_size(const char *path, const char *suffix)
+{
+    char name[600];
+    struct stat st;
+
+    snprintf(name, sizeof name, "%s%s", path, suffix);
+    return stat(name, &st) == 0 ? st.st_size : 0;
+}
+
+/* More rows than the WAL may hold: the checkpointer (sqlite_ckpt.c) copies them into
+ * the file while the store is open, and the WAL restarts instead of passing its bound. */
+static void test_writes_past_the_wal_bound_reach_the_file_and_the_wal_restarts(void **state)
+{
+    fixture *f = *state;
+    lg_store *s = open_ok(f->path);
+    const int64_t page = raw_sql(f->path, "PRAGMA page_size");
+    /* a WAL frame is a page and a 24-byte header; the bound plus one batch of slack */
+    const off_t wal_max = (off_t)(LG_SQLITE_WAL_PAGES_MAX + 1000) * (page + 24);
+    size_t batches = 0;
+    off_t wal_seen_max = 0;
+
+    /* bounded: ~100 bytes of pages per row, so about 350 batches */
+    while (file_size(f->path, "") < wal_max + wal_max / 4 && batches < 2000) {
+        char prefix[16];
+        lg_attempt *a;
+        size_t inserted = 0;
+        off_t wal;
+
+        snprintf(prefix, sizeof prefix, "c%05zu", batches);
+        a = attempts_make(prefix, LG_STORE_BATCH_MAX, batches % 2 ? "alice" : "bob",
+                          (int64_t)(batches * LG_STORE_BATCH_MAX));
+        assert_int_equal(lg_store_put(s, a, LG_STORE_BATCH_MAX, NULL, 0, &inserted), 0);
+        assert_int_equal(inserted, LG_STORE_BATCH_MAX);
+        free(a);
+        batches++;
+        wal = file_size(f->path, "-wal");
+        if (wal > wal_seen_max)
+            wal_seen_max = wal;
+    }
+    /* the file outgrew the WAL's bound while open: checkpoints ran and the WAL restarted */
+    assert_true(file_size(f->path, "") >= wal_max + wal_max / 4);
+    assert_true(wal_seen_max > 0);
+    assert_true(wal_seen_max <= wal_max);
+    assert_int_equal(count_attempts(s), batches * LG_STORE_BATCH_MAX);
+    lg_store_close(s);
+    assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM attempts"),
+                     batches * LG_STORE_BATCH_MAX);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -702,6 +753,7 @@ int main(void)
         T(test_user_name_at_the_length_bound_round_trips),
         T(test_two_handles_writing_at_once_both_succeed),
         T(test_two_handles_opening_a_new_file_at_once_migrate_it_once),
+        T(test_writes_past_the_wal_bound_reach_the_file_and_the_wal_restarts),
     };
 #undef T
     return cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);
