@@ -32,23 +32,7 @@ HAPROXY_SERVERS_MAX = 5
 
 
 def free_port():
-    """A free loopback port BELOW the kernel's ephemeral range: the roles' many outgoing
-    Kafka connections take ephemeral ports, and one of them may grab a port that
-    lgtest.free_port() handed out before the API binds it."""
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(max(1024, low - 12000), low)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
+    """A free loopback port below the ephemeral range (lgtest.free_port says why)."""
     return lgtest.free_port()
 
 

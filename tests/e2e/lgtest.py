@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import signal
+import random
 import socket
 import subprocess
 import sys
@@ -50,8 +51,27 @@ def tmpdir(prefix="lg-e2e-"):
 
 
 def free_port():
-    """A port the kernel just handed out on loopback; free again when returned."""
-    with socket.socket() as s:
+    """A free loopback port BELOW the kernel's ephemeral range. A port the kernel hands
+    out for bind(0) is an ephemeral one: between our return and the server's bind, any
+    outgoing connection on the machine (the 5 000 idle connections of test_http_limits,
+    loadgen, Kafka clients of a parallel test) may take it as its local port, and the
+    server then fails to start. Below the range only another server's bind competes, and
+    the bind here checks that none holds the port now."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    with socket.socket() as s:  # the range below is full: fall back on an ephemeral one
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
