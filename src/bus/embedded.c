@@ -8,7 +8,7 @@
  * messages. Slots keep their buffer when reused, so a warm topic publishes without
  * allocating. One mutex per topic; publishers and consumers only wake each other when
  * the other side asked to be woken (want_* flags), so a busy stream costs one futex wake
- * per consumer batch, not per message. Knob: lg_bus_conf.queue_max (messages per topic).
+ * per consumer batch, not per message; a publisher wakes consumers after unlocking. Knob: lg_bus_conf.queue_max (messages per topic).
  */
 #include "bus/bus.h"
 
@@ -297,10 +297,6 @@ static int emb_append(emb_topic *t, const void *key, size_t key_len, const void 
     t->last_ts_ms = slot->ts_ms;
     t->tail++;
     t->published++;
-    if (t->want_not_empty) {
-        t->want_not_empty = false;
-        pthread_cond_broadcast(&t->not_empty);
-    }
     return 0;
 }
 
@@ -333,6 +329,7 @@ static int emb_publish(lg_bus *b, const char *topic, const void *key, size_t key
 {
     emb_bus *bus = (emb_bus *)b;
     emb_topic *t;
+    bool wake;
     int rc;
 
     lg_assert(key_len == 0 || key != NULL);
@@ -349,7 +346,17 @@ static int emb_publish(lg_bus *b, const char *topic, const void *key, size_t key
         goto out;
     pthread_mutex_lock(&t->mu);
     rc = emb_publish_locked(t, key, key_len, value, value_len, timeout_ms);
+    wake = rc == 0 && t->want_not_empty;
+    if (wake)
+        t->want_not_empty = false;
     pthread_mutex_unlock(&t->mu);
+    /* after the unlock: a consumer woken on the publisher's core preempts it, and woken
+     * under the lock it went straight back to sleep on the mutex (two more switches).
+     * No wake is lost: a consumer only sleeps again after reading this message, and the
+     * next publisher sees its want_not_empty under the lock. The topic outlives us:
+     * close frees it only once publishers_in is 0. */
+    if (wake)
+        pthread_cond_broadcast(&t->not_empty);
     /* not durable, but appended: that is what "accepted" means in-process */
     if (rc == 0 && done != NULL)
         done(opaque, 0);

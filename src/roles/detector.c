@@ -331,18 +331,14 @@ static void *detector_main(void *arg)
     while (!atomic_load(&d->failed)) {
         bool stopping = atomic_load(&d->stop);
         size_t n = 0;
-        bool queued; /* the attempts were already waiting: no sleep on the bus */
         int rc;
 
         if (stopping && drain_deadline == 0)
             drain_deadline = lg_mono_ns() + (int64_t)LG_DETECTOR_DRAIN_MS * 1000000;
         if (lg_detector__blocks_feed(d, 0) < 0)
             lg_log(LG_WARN, "detector", "reading %s failed", LG_TOPIC_BLOCKS);
-        rc = lg_bus_poll(d->attempts, d->msgs, d->batch_cap - d->n_attempts, &n, 0);
-        queued = rc == 0 && n > 0;
-        if (rc == 0 && n == 0)
-            rc = lg_bus_poll(d->attempts, d->msgs, d->batch_cap - d->n_attempts, &n,
-                             poll_timeout_ms(d));
+        rc = lg_bus_poll(d->attempts, d->msgs, d->batch_cap - d->n_attempts, &n,
+                         poll_timeout_ms(d));
         /* read lg.blocks again after the wait: an unblock published while the poll slept
          * must apply to the attempts that came after it (DELETE, then a login) */
         if (rc == 0 && n > 0 && lg_detector__blocks_feed(d, 0) < 0)
@@ -363,8 +359,8 @@ static void *detector_main(void *arg)
             break;
         }
         if (!stopping) {
-            /* a stream: let the next batch gather (LG_DETECTOR_COALESCE_US) */
-            if (queued && n < LG_DETECTOR_COALESCE_MIN)
+            /* more may be coming: let the next batch gather (LG_DETECTOR_COALESCE_US) */
+            if (rc == 0 && n > 0 && n < LG_DETECTOR_COALESCE_MIN)
                 nanosleep(&(struct timespec){0, LG_DETECTOR_COALESCE_US * 1000L}, NULL);
             continue;
         }

@@ -32,15 +32,16 @@
  * load it gathers several polls into one SQLite transaction; blocks are published before
  * this, so it delays the audit row and the offset commit, never a block */
 #define LG_DETECTOR_LINGER_MS 20
-/* a poll that found attempts already waiting (the bus did not have to wake the
- * detector) but fewer than LG_DETECTOR_COALESCE_MIN is followed by a pause of
- * LG_DETECTOR_COALESCE_US before the next poll. Under a steady stream the detector
- * otherwise drained the bus at once and slept on it again, so every attempt or two cost
- * a futex wake in the publishing HTTP thread and two context switches (0.3-0.7 wake-ups
- * per attempt at 40-70 k attempts/s; 0.05 with the pause). The pause delays a stream's
- * blocks by at most this much (plus timer slack); an attempt arriving on a drained bus
- * still wakes the detector at once, so a trickle keeps its latency. 250 us saved no more
- * CPU than 100 and added ~0.1 ms to the block latency bench's p50 */
+/* a poll that returned some attempts but fewer than LG_DETECTOR_COALESCE_MIN is followed
+ * by a pause of LG_DETECTOR_COALESCE_US before the next poll. Under a steady stream the
+ * detector otherwise drained the bus at once and slept on it again, so every attempt or
+ * two cost a futex wake in the publishing HTTP thread and two context switches (0.3-0.7
+ * wake-ups per attempt at 40-80 k attempts/s; 0.04 with the pause). Pausing only when
+ * the attempts had already been waiting was not enough: a detector woken on its
+ * publisher's core preempts it, finds one attempt, and sleeps again before the
+ * publisher runs. The pause delays an attempt by at most this much (plus timer slack)
+ * when it follows another within the pause; an attempt on an idle bus still wakes the
+ * detector at once. 250 us saved no more CPU than 100 and cost more latency */
 #define LG_DETECTOR_COALESCE_MIN 64
 #define LG_DETECTOR_COALESCE_US 100
 /* the producer holds our blocks at most this long before a commit needs them acked */
