@@ -8,7 +8,8 @@
  * messages. Slots keep their buffer when reused, so a warm topic publishes without
  * allocating. One mutex per topic; publishers and consumers only wake each other when
  * the other side asked to be woken (want_* flags), so a busy stream costs one futex wake
- * per consumer batch, not per message; a publisher wakes consumers after unlocking. Knob: lg_bus_conf.queue_max (messages per topic).
+ * per consumer batch, not per message; a publisher wakes consumers after unlocking.
+ * Knob: lg_bus_conf.queue_max (messages per topic).
  */
 #include "bus/bus.h"
 
