@@ -8,7 +8,7 @@
  * outlives the I/O thread's handler lives in the request's arena; after the answer the
  * request may be freed at once, so nothing touches it after lg_http_req_respond.
  *
- *   login:  handler --(blocked)--> 423
+ *   login:  handler --(blocked) defer, publish--> done(0) --> 423 | 503
  *           handler --defer, pool--> worker: verify --publish--> done(0) --> 200 | 401
  *                                                           \--> full/failed --> 503
  */
@@ -36,7 +36,14 @@ typedef struct report_job {
     char id[LG_ID_MAX + 1];
 } report_job;
 
+typedef struct refuse_job {
+    lg_http_req *req;
+    int64_t until_ms; /* of the block that refused it (0: permanent) */
+    int64_t now_ms;   /* when it was refused: Retry-After counts from here */
+} refuse_job;
+
 _Static_assert(sizeof(login_job) <= LG_HTTP_ARENA, "a login job fits a request's arena");
+_Static_assert(sizeof(refuse_job) <= LG_HTTP_ARENA, "a refuse job fits a request's arena");
 _Static_assert(sizeof(report_job) <= LG_HTTP_ARENA, "a report job fits a request's arena");
 
 /* snprintf(ip, LG_IP_MAX + 1, "%s", src) without the format machinery (hot path). */
@@ -64,20 +71,44 @@ static bool user_field(lg_http_req *r, const lg_api_body *body, const char **use
     return true;
 }
 
-/* Publishes an attempt refused because of block b, then answers 423 (or 503 when the
- * bus is full: every 423 must be in the audit log). */
+/* Bus thread (or the I/O thread, embedded bus): the refused attempt is on the bus, or
+ * lost. */
+static void refused_published(void *opaque, int status)
+{
+    refuse_job *job = opaque;
+    lg_block b;
+
+    if (status != 0) {
+        lg_api__respond_overloaded(job->req, "the attempt could not be recorded");
+        return;
+    }
+    memset(&b, 0, sizeof b);
+    b.until_ms = job->until_ms; /* all that the 423 says of the block */
+    lg_api__respond_blocked(job->req, &b, job->now_ms);
+}
+
+/* Publishes an attempt refused because of block b and answers 423 once the bus has it,
+ * like a 202 (or 503: every 423 must be in the audit log, also when this instance dies
+ * right after answering; with Kafka that means acknowledged, acks=all). */
 static void refuse_blocked(lg_api *a, lg_http_req *r, const char *user, size_t user_len,
                            const char *ip, bool ok, int64_t ts_ms, const lg_block *b,
                            int64_t now_ms)
 {
     lg_attempt at;
+    refuse_job *job;
+    int rc;
 
     lg_api__attempt_fill(a, &at, user, user_len, ip, ok, LG_OUTCOME_BLOCKED, ts_ms);
-    if (lg_api__attempt_publish(a, &at, 0, NULL, NULL) != 0) {
-        lg_api__respond_overloaded(r, "the event bus is full");
-        return;
-    }
-    lg_api__respond_blocked(r, b, now_ms);
+    job = lg_http_req_alloc(r, sizeof *job);
+    lg_assert(job != NULL);
+    job->req = r;
+    job->until_ms = b->until_ms;
+    job->now_ms = now_ms;
+    lg_http_req_defer(r);
+    rc = lg_api__attempt_publish(a, &at, 0, refused_published, job);
+    if (rc != 0)
+        lg_api__respond_overloaded(r, rc == LG_EFULL ? "the event bus is full"
+                                                     : "the event bus is unavailable");
 }
 
 /* --- POST /v1/login ----------------------------------------------------------------- */
