@@ -35,15 +35,17 @@ _Static_assert(sizeof(wentry) == 40, "wide block entry is 40 bytes");
 /* The wide table starts this small: only loaded blocks of unusual length land there. */
 #define LG_BLOCKTAB_WIDE_INIT 12
 
-int lg_blocktab_init(lg_blocktab *bt, uint32_t keys_max)
+int lg_blocktab_init(lg_blocktab *bt, uint32_t keys_max, bool huge_pages)
 {
     int rc;
 
     memset(bt, 0, sizeof *bt);
-    rc = lg_keytab_init(&bt->tab, sizeof(bentry), keys_max, true, LG_BLOCKTAB_KEYS_INIT);
+    rc = lg_keytab_init(&bt->tab, sizeof(bentry), keys_max, true, LG_BLOCKTAB_KEYS_INIT,
+                        huge_pages);
     if (rc != 0)
         return rc;
-    rc = lg_keytab_init(&bt->wide, sizeof(wentry), keys_max, true, LG_BLOCKTAB_WIDE_INIT);
+    rc = lg_keytab_init(&bt->wide, sizeof(wentry), keys_max, true, LG_BLOCKTAB_WIDE_INIT,
+                        huge_pages);
     if (rc != 0)
         lg_keytab_destroy(&bt->tab);
     return rc;

@@ -33,7 +33,8 @@ typedef struct lg_blocktab_rec {
     uint32_t level;
 } lg_blocktab_rec;
 
-int lg_blocktab_init(lg_blocktab *bt, uint32_t keys_max);
+/* huge_pages as lg_keytab_init. */
+int lg_blocktab_init(lg_blocktab *bt, uint32_t keys_max, bool huge_pages);
 void lg_blocktab_destroy(lg_blocktab *bt);
 
 /* h's record at engine clock now_ms, if one is alive. */

@@ -97,6 +97,7 @@ void lg_engine_conf_default(lg_engine_conf *conf)
     rule_default(&conf->rules[1], "ip", LG_RULE_KEY_IP, false, 20, false);
     rule_default(&conf->rules[2], "user_ip", LG_RULE_KEY_USER_IP, false, 5, true);
     conf->n_rules = 3;
+    conf->huge_pages = true;
 }
 
 static bool name_valid(const char *name)
@@ -208,13 +209,13 @@ int lg_engine_new(const lg_engine_conf *conf, lg_engine **out, char *err, size_t
         lg_assert(r->name_len < sizeof((lg_block *)0)->rule &&
                   r->reason_len < sizeof((lg_block *)0)->reason);
         rc = lg_window_init(&r->win, rc_conf->threshold, rc_conf->window_ms,
-                            rc_conf->keys_max);
+                            rc_conf->keys_max, conf->huge_pages);
         if (rc != 0) {
             snprintf(err, err_len, "rule '%s': cannot allocate %u keys: %s", rc_conf->name,
                      rc_conf->keys_max, lg_strerror(rc));
             goto fail_free;
         }
-        rc = lg_blocktab_init(&r->blocks, rc_conf->keys_max);
+        rc = lg_blocktab_init(&r->blocks, rc_conf->keys_max, conf->huge_pages);
         if (rc != 0) {
             lg_window_destroy(&r->win);
             snprintf(err, err_len, "rule '%s': cannot allocate its block table: %s",

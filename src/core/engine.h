@@ -56,6 +56,10 @@ typedef struct lg_rule_conf {
 typedef struct lg_engine_conf {
     lg_rule_conf rules[LG_RULES_MAX];
     size_t n_rules;
+    /* tables on transparent huge pages (lg_keytab_init): for throughput (replay,
+     * benchmarks); the live detector turns it off, as each first touch of a 2 MiB region
+     * of a fresh table stalls for up to ~10 ms and delays the blocks behind it */
+    bool huge_pages;
 } lg_engine_conf;
 
 /* Fills conf with the defaults: rule "user" on (5 in 60 s, 15 min), rules "ip"

@@ -82,7 +82,7 @@ static size_t mapped_size(size_t bytes)
 }
 
 /* Zeroed memory; pages never touched cost nothing. */
-static void *zalloc(size_t bytes)
+static void *zalloc(size_t bytes, bool huge_pages)
 {
     if (bytes < LG_KEYTAB_HUGE_MIN)
         return calloc(1, bytes);
@@ -90,7 +90,8 @@ static void *zalloc(size_t bytes)
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    (void)madvise(p, mapped_size(bytes), MADV_HUGEPAGE); /* a hint: fine if refused */
+    if (huge_pages) /* a hint: fine if refused */
+        (void)madvise(p, mapped_size(bytes), MADV_HUGEPAGE);
     return p;
 }
 
@@ -114,11 +115,11 @@ static size_t entries_bytes(size_t stride, uint32_t n_chunks)
     return (size_t)n_chunks * LG_KEYTAB_CHUNK_SLOTS * stride;
 }
 
-static int alloc_arrays(size_t stride, uint32_t n_chunks, lg_keytab_chunk **chunks,
-                        unsigned char **entries)
+static int alloc_arrays(size_t stride, uint32_t n_chunks, bool huge_pages,
+                        lg_keytab_chunk **chunks, unsigned char **entries)
 {
-    lg_keytab_chunk *c = zalloc(chunks_bytes(n_chunks));
-    unsigned char *e = zalloc(entries_bytes(stride, n_chunks));
+    lg_keytab_chunk *c = zalloc(chunks_bytes(n_chunks), huge_pages);
+    unsigned char *e = zalloc(entries_bytes(stride, n_chunks), huge_pages);
 
     if (c == NULL || e == NULL) {
         zfree(c, chunks_bytes(n_chunks));
@@ -137,7 +138,7 @@ static void free_arrays(lg_keytab *t)
 }
 
 int lg_keytab_init(lg_keytab *t, size_t stride, uint32_t keys_max, bool grow,
-                   uint32_t keys_init)
+                   uint32_t keys_init, bool huge_pages)
 {
     lg_keytab tmp = {0};
     int rc;
@@ -146,10 +147,11 @@ int lg_keytab_init(lg_keytab *t, size_t stride, uint32_t keys_max, bool grow,
         return LG_EINVAL;
     tmp.stride = stride;
     tmp.keys_max = keys_max;
+    tmp.huge_pages = huge_pages;
     tmp.n_chunks_max = chunks_for(keys_max);
     tmp.n_chunks = grow ? chunks_for(keys_init < keys_max ? keys_init : keys_max)
                         : tmp.n_chunks_max;
-    rc = alloc_arrays(stride, tmp.n_chunks, &tmp.chunks, &tmp.entries);
+    rc = alloc_arrays(stride, tmp.n_chunks, huge_pages, &tmp.chunks, &tmp.entries);
     if (rc != 0)
         return rc;
     *t = tmp;
@@ -224,7 +226,8 @@ static int grow(lg_keytab *t)
 
     bigger.n_chunks = want > t->n_chunks_max ? t->n_chunks_max : (uint32_t)want;
     bigger.count = 0;
-    rc = alloc_arrays(t->stride, bigger.n_chunks, &bigger.chunks, &bigger.entries);
+    rc = alloc_arrays(t->stride, bigger.n_chunks, t->huge_pages, &bigger.chunks,
+                      &bigger.entries);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < lg_keytab_slots(t); i++) {

@@ -30,7 +30,8 @@ size_t lg_window_stride(uint32_t threshold)
     return (s + 7) & ~(size_t)7;
 }
 
-int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t keys_max)
+int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t keys_max,
+                   bool huge_pages)
 {
     if (threshold < 1 || threshold > LG_THRESHOLD_MAX || window_ms < 1 ||
         window_ms > LG_WINDOW_MS_MAX || keys_max == 0)
@@ -39,7 +40,8 @@ int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t
     w->threshold = threshold;
     w->window_ms = window_ms;
     /* fixed size: entries never move, which lg_window_recheck relies on */
-    return lg_keytab_init(&w->tab, lg_window_stride(threshold), keys_max, false, keys_max);
+    return lg_keytab_init(&w->tab, lg_window_stride(threshold), keys_max, false, keys_max,
+                          huge_pages);
 }
 
 void lg_window_destroy(lg_window *w)

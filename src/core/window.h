@@ -53,9 +53,10 @@ typedef enum {
     LG_WINDOW_BLOCK = 3,   /* completed `threshold` failures: *since_ms set, W cleared */
 } lg_window_result;
 
-/* threshold 1..LG_THRESHOLD_MAX, window_ms 1..LG_WINDOW_MS_MAX, keys_max >= 1.
- * Returns 0, LG_EINVAL or LG_ENOMEM. */
-int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t keys_max);
+/* threshold 1..LG_THRESHOLD_MAX, window_ms 1..LG_WINDOW_MS_MAX, keys_max >= 1;
+ * huge_pages as lg_keytab_init. Returns 0, LG_EINVAL or LG_ENOMEM. */
+int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t keys_max,
+                   bool huge_pages);
 void lg_window_destroy(lg_window *w);
 
 /* A key's entry as lg_window_find returns it (opaque): it may hold idle state, which

@@ -384,9 +384,13 @@ static void *detector_main(void *arg)
 
 int lg_detector__engine_new(lg_detector *d, lg_engine **out, char *err, size_t err_len)
 {
+    lg_engine_conf conf = d->cfg->engine;
     lg_engine *e = NULL;
-    int rc = lg_engine_new(&d->cfg->engine, &e, err, err_len);
+    int rc;
 
+    /* latency over throughput: a block must not wait for a huge page fault (engine.h) */
+    conf.huge_pages = false;
+    rc = lg_engine_new(&conf, &e, err, err_len);
     if (rc != 0)
         return rc;
     /* the clock stays put until the first watermark: partitions come out of step */
