@@ -178,7 +178,7 @@ static size_t put_u64(char *dst, uint64_t v)
     return n;
 }
 
-void lg_api__respond_blocked(lg_http_req *r, const lg_block *b, int64_t now_ms)
+void lg_api__respond_blocked(lg_http_req *r, int64_t until_ms, int64_t now_ms)
 {
     static const char permanent[] = "too many failed attempts; blocked until an operator "
                                     "unblocks";
@@ -187,15 +187,15 @@ void lg_api__respond_blocked(lg_http_req *r, const lg_block *b, int64_t now_ms)
     char value[24], detail[sizeof retry + 24];
     size_t n;
 
-    if (b->until_ms != 0) {
-        retry_s = (b->until_ms - now_ms + 999) / 1000;
+    if (until_ms != 0) {
+        retry_s = (until_ms - now_ms + 999) / 1000;
         if (retry_s < 1)
             retry_s = 1;
     }
     /* digits by hand, not snprintf: this is the whole answer of the blocked path */
     value[put_u64(value, (uint64_t)retry_s)] = '\0';
     lg_http_req_header_add(r, "Retry-After", value);
-    if (b->until_ms == 0) {
+    if (until_ms == 0) {
         lg_http_req_respond_error(r, LG_HTTP_E_BLOCKED, permanent);
         return;
     }

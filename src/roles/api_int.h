@@ -141,8 +141,8 @@ void lg_api__feed_inline(lg_api *a);
 bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms,
                      lg_block *out);
 
-/* Answers 423 with Retry-After for block b. */
-void lg_api__respond_blocked(lg_http_req *r, const lg_block *b, int64_t now_ms);
+/* Answers 423 with Retry-After for a block ending at until_ms (0: permanent). */
+void lg_api__respond_blocked(lg_http_req *r, int64_t until_ms, int64_t now_ms);
 
 /* Fills an attempt with a fresh id, src and the given fields. */
 void lg_api__attempt_fill(lg_api *a, lg_attempt *at, const char *user, size_t user_len,

@@ -71,20 +71,24 @@ static bool user_field(lg_http_req *r, const lg_api_body *body, const char **use
     return true;
 }
 
+/* Answers 503 for an attempt lg_api__attempt_publish refused with rc. */
+static void respond_unpublished(lg_http_req *r, int rc)
+{
+    lg_api__respond_overloaded(r, rc == LG_EFULL ? "the event bus is full"
+                                                 : "the event bus is unavailable");
+}
+
 /* Bus thread (or the I/O thread, embedded bus): the refused attempt is on the bus, or
  * lost. */
 static void refused_published(void *opaque, int status)
 {
     refuse_job *job = opaque;
-    lg_block b;
 
     if (status != 0) {
         lg_api__respond_overloaded(job->req, "the attempt could not be recorded");
         return;
     }
-    memset(&b, 0, sizeof b);
-    b.until_ms = job->until_ms; /* all that the 423 says of the block */
-    lg_api__respond_blocked(job->req, &b, job->now_ms);
+    lg_api__respond_blocked(job->req, job->until_ms, job->now_ms);
 }
 
 /* Publishes an attempt refused because of block b and answers 423 once the bus has it,
@@ -107,8 +111,7 @@ static void refuse_blocked(lg_api *a, lg_http_req *r, const char *user, size_t u
     lg_http_req_defer(r);
     rc = lg_api__attempt_publish(a, &at, 0, refused_published, job);
     if (rc != 0)
-        lg_api__respond_overloaded(r, rc == LG_EFULL ? "the event bus is full"
-                                                     : "the event bus is unavailable");
+        respond_unpublished(r, rc);
 }
 
 /* --- POST /v1/login ----------------------------------------------------------------- */
@@ -168,8 +171,7 @@ static void login_work(void *thread_state, void *arg)
     job->at.ts_ms = lg_now_ms();
     rc = lg_api__attempt_publish(a, &job->at, LG_API_PUBLISH_WAIT_MS, login_published, job);
     if (rc != 0) /* done will not run: the job is still ours */
-        lg_api__respond_overloaded(job->req, rc == LG_EFULL ? "the event bus is full"
-                                                            : "the event bus is unavailable");
+        respond_unpublished(job->req, rc);
 }
 
 void lg_api__login(lg_api *a, lg_http_req *r)
@@ -305,8 +307,7 @@ void lg_api__attempts(lg_api *a, lg_http_req *r)
     lg_http_req_defer(r);
     rc = lg_api__attempt_publish(a, &at, 0, report_published, job);
     if (rc != 0)
-        lg_api__respond_overloaded(r, rc == LG_EFULL ? "the event bus is full"
-                                                     : "the event bus is unavailable");
+        respond_unpublished(r, rc);
 out:
     lg_api__body_free(&body);
 }
