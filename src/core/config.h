@@ -44,6 +44,14 @@ typedef struct lg_config {
     uint32_t http_threads;             /* 0 = number of cores */
     uint32_t http_connections_max;     /* LG_HTTP_CONNS_MAX_DEFAULT */
     uint32_t http_timeout_s;           /* LG_HTTP_TIMEOUT_S_DEFAULT */
+    /* CIDR lists ("10.0.0.0/8, ::1/128"): peers whose X-Forwarded-For is believed;
+     * clients that may read /metrics and GET /v1/blocks/{user} without an admin JWT */
+    char http_trusted_proxies[LG_CIDR_LIST_STR_MAX + 1]; /* "" */
+    char http_admin_networks[LG_CIDR_LIST_STR_MAX + 1];  /* "127.0.0.0/8, ::1/128" */
+
+    /* [time] what a reported ts may be, and what the detector judges at all */
+    int64_t report_lag_max_ms;         /* 300000: a reporter's ts >= now - this */
+    int64_t clock_skew_max_ms;         /* 5000: no ts beyond now + this is accepted */
 
     char jwt_secret[LG_SECRET_MAX + 1]; /* "" = generate at start (and say so) */
     uint32_t jwt_ttl_s;                /* 900 */

@@ -75,6 +75,9 @@ const lg_conf_entry lg_conf__table[] = {
     {"rule", "keys_max", LG_CONF_U32, LG_CONF_DEF_EXT, RULE(keys_max), 0, 1, LG_KEYS_MAX_CAP,
      0, NULL, NULL, NULL,
      "keys whose window is tracked at once; failures of new keys beyond it are not counted"},
+    {"rule", "ipv6_prefix", LG_CONF_U32, LG_CONF_DEF_EXT, RULE(ipv6_prefix), 0, 1, 128, 0,
+     NULL, NULL, NULL,
+     "rules keyed on the address: an IPv6 address counts as its /ipv6_prefix network"},
 
     /* [bus] */
     {"bus", "url", LG_CONF_STR, 0, CFG(bus_url), STRSZ(bus_url), 1, LG_URL_MAX, 0, "embedded",
@@ -119,6 +122,12 @@ const lg_conf_entry lg_conf__table[] = {
      "open connections; more are refused"},
     {"http", "timeout_s", LG_CONF_U32, 0, CFG(http_timeout_s), 0, 1, HTTP_TIMEOUT_S_MAX,
      LG_HTTP_TIMEOUT_S_DEFAULT, NULL, NULL, NULL, "idle connection timeout"},
+    {"http", "trusted_proxies", LG_CONF_STR, LG_CONF_EMPTY_OK, CFG(http_trusted_proxies),
+     STRSZ(http_trusted_proxies), 1, LG_CIDR_LIST_STR_MAX, 0, "", NULL, NULL,
+     "CIDR list of proxies whose X-Forwarded-For names the client (HAProxy's address)"},
+    {"http", "admin_networks", LG_CONF_STR, LG_CONF_EMPTY_OK, CFG(http_admin_networks),
+     STRSZ(http_admin_networks), 1, LG_CIDR_LIST_STR_MAX, 0, "127.0.0.0/8, ::1/128", NULL,
+     NULL, "CIDR list of clients that may read /metrics and block status without an admin JWT"},
 
     /* [auth] */
     {"auth", "jwt_secret", LG_CONF_STR, LG_CONF_SECRET | LG_CONF_EMPTY_OK, CFG(jwt_secret),
@@ -145,6 +154,14 @@ const lg_conf_entry lg_conf__table[] = {
      LG_STORE_BATCH_MAX, 1024, NULL, NULL, NULL,
      "attempts judged, stored in one transaction and committed together"},
 
+    /* [time] */
+    {"time", "report_lag_max_ms", LG_CONF_I64, LG_CONF_MS, CFG(report_lag_max_ms), 0, 0,
+     LG_TIME_BOUND_MS_CAP, LG_REPORT_LAG_MAX_MS_DEFAULT, NULL, NULL, NULL,
+     "a reporter's ts may be at most this far in the past"},
+    {"time", "clock_skew_max_ms", LG_CONF_I64, LG_CONF_MS, CFG(clock_skew_max_ms), 0, 0,
+     LG_TIME_BOUND_MS_CAP, LG_CLOCK_SKEW_MAX_MS_DEFAULT, NULL, NULL, NULL,
+     "no ts later than now + this is accepted by the API or judged by the detector"},
+
     /* [log] */
     {"log", "level", LG_CONF_ENUM, 0, CFG(log_level), 0, 0, 3, LG_INFO, NULL, log_levels, NULL,
      "lines above this level are dropped"},
@@ -168,8 +185,8 @@ void *lg_conf__field(const lg_config *cfg, const lg_conf_entry *e, int rule)
     return (char *)base + e->offset;
 }
 
-const char *const lg_conf__sections[] = {"rule", "bus",      "store", "http",
-                                         "auth", "detector", "log",   NULL};
+const char *const lg_conf__sections[] = {"rule", "bus",      "store", "http", "auth",
+                                         "detector", "time", "log",   NULL};
 
 const lg_conf_env lg_conf__env[] = {
     {"LG_JWT_SECRET", "auth.jwt_secret"},

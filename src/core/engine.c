@@ -87,6 +87,7 @@ static void rule_default(lg_rule_conf *r, const char *name, lg_rule_key key, boo
     r->block_for_ms = 15 * 60 * 1000;
     r->reset_on_success = reset_on_success;
     r->keys_max = LG_KEYS_MAX_DEFAULT;
+    r->ipv6_prefix = LG_IPV6_PREFIX_DEFAULT;
 }
 
 void lg_engine_conf_default(lg_engine_conf *conf)

@@ -51,6 +51,7 @@ typedef struct lg_rule_conf {
     int64_t block_for_ms;     /* 0 = permanent, default 15 min */
     bool reset_on_success;    /* default true */
     uint32_t keys_max;        /* bound on tracked keys (window state) for this rule */
+    uint32_t ipv6_prefix;     /* rules keyed on the address: one key per IPv6 /prefix */
 } lg_rule_conf;
 
 typedef struct lg_engine_conf {

@@ -86,6 +86,16 @@
 /* jobs waiting in one pool; beyond ~1 Mi the wait itself is the outage (shed instead). */
 #define LG_POOL_QUEUE_MAX_CAP (1u << 20)
 
+/* a CIDR list of the configuration ("10.0.0.0/8, 2001:db8::/32, ..."): text and entries */
+#define LG_CIDR_LIST_STR_MAX 1024
+#define LG_CIDR_LIST_MAX 64
+/* IP-keyed rules key an IPv6 address by its /64, the smallest block one site is given */
+#define LG_IPV6_PREFIX_DEFAULT 64
+/* [time]: a reporter's ts at most this old, and no ts past now + skew */
+#define LG_REPORT_LAG_MAX_MS_DEFAULT 300000
+#define LG_CLOCK_SKEW_MAX_MS_DEFAULT 5000
+#define LG_TIME_BOUND_MS_CAP (7LL * 86400 * 1000)
+
 _Static_assert(LG_KEY_MAX < LG_EVENT_JSON_MAX, "a key must fit in an event");
 _Static_assert(LG_EVENT_JSON_MAX <= LG_BUS_MSG_MAX, "an event must fit in a bus message");
 _Static_assert(LG_KEYS_MAX_DEFAULT <= LG_KEYS_MAX_CAP, "default within cap");
