@@ -371,7 +371,7 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
         else
             went[i] = lg_window_find(&r->win, k->h[r->conf.key]);
     }
-    if (is_blocked(e, k, went, a->ts_ms, &hint)) {
+    if (a->refused || is_blocked(e, k, went, a->ts_ms, &hint)) {
         a->outcome = LG_OUTCOME_BLOCKED;
         e->st.blocked++;
     } else if (a->ok) {

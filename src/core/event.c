@@ -339,8 +339,12 @@ int lg_attempt__from_fields(const lg_attempt__fields *fields, lg_attempt_mode mo
     if (ok != LG_JT_TRUE && ok != LG_JT_FALSE)
         return field_type("ok", "true or false", ok, err, err_len);
     lg_outcome outcome = ok == LG_JT_TRUE ? LG_OUTCOME_OK : LG_OUTCOME_FAIL;
-    /* replay decides outcomes itself: its input value is ignored, whatever its type */
+    /* outcomes are decided by whoever judges: an input value only says whether the
+     * attempt was refused where it entered ("blocked"); replay ignores any other value,
+     * whatever its type, the bus format must be one of the three */
     const lg_attempt__field *oc = &f[LG_ATTEMPT__F_OUTCOME];
+    bool refused = oc->type == LG_JT_STRING && oc->str_len == 7 &&
+                   memcmp(oc->str, "blocked", 7) == 0;
     if (wire && oc->type != LG_JT_ABSENT) {
         if (oc->type != LG_JT_STRING)
             return field_type("outcome", "a string", oc->type, err, err_len);
@@ -348,7 +352,7 @@ int lg_attempt__from_fields(const lg_attempt__fields *fields, lg_attempt_mode mo
             outcome = LG_OUTCOME_OK;
         else if (oc->str_len == 4 && memcmp(oc->str, "fail", 4) == 0)
             outcome = LG_OUTCOME_FAIL;
-        else if (oc->str_len == 7 && memcmp(oc->str, "blocked", 7) == 0)
+        else if (refused)
             outcome = LG_OUTCOME_BLOCKED;
         else
             return field_bad("outcome", "expected \"ok\", \"fail\" or \"blocked\"", err,
@@ -365,6 +369,7 @@ int lg_attempt__from_fields(const lg_attempt__fields *fields, lg_attempt_mode mo
     copy_opt(out->ip, &f[LG_ATTEMPT__F_IP]);
     out->ok = ok == LG_JT_TRUE;
     out->outcome = outcome;
+    out->refused = refused;
     copy_opt(out->src, &f[LG_ATTEMPT__F_SRC]);
     return 0;
 }

@@ -41,7 +41,9 @@ typedef struct lg_attempt {
     uint32_t user_len;
     char ip[LG_IP_MAX + 1];     /* "" when absent */
     bool ok;
-    lg_outcome outcome;         /* decided by the detector; input value is ignored */
+    lg_outcome outcome;         /* decided by the detector; input value is ignored, */
+    bool refused;               /* but "blocked": refused where it entered, never
+                                   verified, so judged blocked and never counted */
     char src[LG_SRC_MAX + 1];   /* "" when absent */
 } lg_attempt;
 

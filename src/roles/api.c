@@ -379,6 +379,8 @@ static void feed_one(lg_api *a, const lg_bus_msg *msg)
     key[msg->key_len] = '\0';
     if (msg->value == NULL) {
         lg_blocklist_del(a->blocklist, key, msg->key_len);
+        if (a->gate != NULL) /* an unblock also lifts the gate's pending block */
+            lg_gate_forget(a->gate, key, msg->key_len);
         lg_log(LG_DEBUG, "api", "unblocked key=%.64s offset=%lld", key, (long long)msg->offset);
         return;
     }
@@ -497,6 +499,30 @@ static double gauge_connections(void *opaque)
     return (double)st.connections;
 }
 
+static lg_gate_stats gate_stats(lg_api *a)
+{
+    lg_gate_stats st = {0};
+
+    if (a->gate != NULL)
+        lg_gate_stats_get(a->gate, &st);
+    return st;
+}
+
+static double gate_refused(void *opaque)
+{
+    return (double)gate_stats(opaque).refused;
+}
+
+static double gate_evicted(void *opaque)
+{
+    return (double)gate_stats(opaque).evicted;
+}
+
+static double gate_ungated(void *opaque)
+{
+    return (double)gate_stats(opaque).ungated;
+}
+
 static double counter_timeouts(void *opaque)
 {
     lg_api *a = opaque;
@@ -562,7 +588,17 @@ static int metrics_setup(lg_api *a)
                              NULL, gauge_connections, a) != 0 ||
         lg_metrics_counter_fn_new(a->metrics, "lg_http_timeouts_total",
                                   "connections cut for taking longer than http.timeout_s",
-                                  NULL, counter_timeouts, a) != 0)
+                                  NULL, counter_timeouts, a) != 0 ||
+        lg_metrics_counter_fn_new(a->metrics, "lg_gate_refused_total",
+                                  "logins refused before a password check: the failures "
+                                  "and checks in flight already reach the threshold",
+                                  NULL, gate_refused, a) != 0 ||
+        lg_metrics_counter_fn_new(a->metrics, "lg_gate_evicted_total",
+                                  "users dropped from the full admission gate",
+                                  NULL, gate_evicted, a) != 0 ||
+        lg_metrics_counter_fn_new(a->metrics, "lg_gate_ungated_total",
+                                  "password checks admitted without the gate (its bucket "
+                                  "was all in flight)", NULL, gate_ungated, a) != 0)
         return LG_ENOMEM;
     return 0;
 }
@@ -603,6 +639,34 @@ void lg_api_jwt_secret_ensure(lg_config *cfg)
     lg_jwt_random_secret(cfg->jwt_secret, sizeof cfg->jwt_secret);
     lg_log(LG_WARN, "api", "no auth.jwt_secret nor LG_JWT_SECRET: using a random secret; "
            "tokens will not survive a restart nor verify on other instances");
+}
+
+/* The gate mirrors rule user (gate.h); off when that rule is, or when its threshold is
+ * more failures than the gate remembers (then only the detector bounds the guesses). */
+static int gate_setup(lg_api *a)
+{
+    const lg_engine_conf *ec = &a->cfg->engine;
+    const lg_rule_conf *rule = NULL;
+    lg_gate_conf gc;
+
+    for (size_t i = 0; i < ec->n_rules; i++) {
+        if (ec->rules[i].enabled && ec->rules[i].key == LG_RULE_KEY_USER &&
+            strcmp(ec->rules[i].name, "user") == 0)
+            rule = &ec->rules[i];
+    }
+    if (rule == NULL)
+        return 0;
+    if (rule->threshold > LG_GATE_FAILS_MAX) {
+        lg_log(LG_WARN, "api", "rule user: threshold %u is over %d: concurrent logins are "
+               "not gated, a burst may verify more passwords than the threshold",
+               rule->threshold, LG_GATE_FAILS_MAX);
+        return 0;
+    }
+    gc = (lg_gate_conf){.threshold = rule->threshold,
+                        .window_ms = rule->window_ms,
+                        .block_for_ms = rule->block_for_ms,
+                        .reset_on_success = rule->reset_on_success};
+    return lg_gate_new(&gc, &a->gate);
 }
 
 int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out, char *err,
@@ -649,6 +713,11 @@ int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out
     rc = lg_blocklist_new(LG_API_BLOCKLIST_MAX, &a->blocklist);
     if (rc != 0) {
         snprintf(err, err_len, "api: cannot create the blocklist: %s", lg_strerror(rc));
+        goto fail;
+    }
+    rc = gate_setup(a);
+    if (rc != 0) {
+        snprintf(err, err_len, "api: cannot create the admission gate: %s", lg_strerror(rc));
         goto fail;
     }
     rc = lg_users_new(&pw, &a->users);
@@ -748,6 +817,7 @@ void lg_api_free(lg_api *a)
     lg_jwt_free(a->jwt);
     lg_users_free(a->users);
     lg_blocklist_free(a->blocklist);
+    lg_gate_free(a->gate);
     lg_metrics_free(a->metrics);
     free(a);
 }

@@ -15,6 +15,7 @@
 #include "bus/bus.h"
 #include "core/blocklist.h"
 #include "core/config.h"
+#include "core/gate.h"
 #include "core/event.h"
 #include "core/pool.h"
 #include "http/metrics.h"
@@ -80,6 +81,7 @@ struct lg_api {
     lg_users *users;
     lg_jwt *jwt;
     lg_blocklist *blocklist;
+    lg_gate *gate; /* NULL when rule user is off or its threshold is beyond the gate */
     lg_pool *pool;
     lg_http_server *http;
 

@@ -4,13 +4,17 @@
  *
  * Both refuse a blocked user from the local cache before any password work (423, the
  * attempt still published as "blocked"), and answer only once the bus has accepted the
- * attempt, so every answer but 503 means the attempt is on lg.attempts. State that
- * outlives the I/O thread's handler lives in the request's arena; after the answer the
- * request may be freed at once, so nothing touches it after lg_http_req_respond.
+ * attempt, so every answer but 503 means the attempt is on lg.attempts. A login passes
+ * the admission gate (core/gate.h) before its password check, so concurrent logins buy
+ * no extra guesses; the block is checked again right before the check and right before a
+ * token is issued. State that outlives the I/O thread's handler lives in the request's
+ * arena; after the answer the request may be freed at once, so nothing touches it after
+ * lg_http_req_respond.
  *
- *   login:  handler --(blocked) defer, publish--> done(0) --> 423 | 503
- *           handler --defer, pool--> worker: verify --publish--> done(0) --> 200 | 401
- *                                                           \--> full/failed --> 503
+ *   login:  handler --(blocked | gate refuses) defer, publish--> done(0) --> 423 | 503
+ *           handler --gate admits, defer, pool--> worker: verify, gate --publish--> done(0)
+ *                                                  --> 200 | 401 | 423 (block reached)
+ *                                             \--> full/failed --> 503
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -29,6 +33,8 @@ typedef struct login_job {
     char password[LG_PASSWORD_MAX + 1];
     size_t password_len;
     lg_role role;
+    bool gated;        /* admitted by the gate: its slot is ours to return */
+    int64_t until_ms;  /* at.outcome is blocked: the refusal's end (0: permanent) */
 } login_job;
 
 typedef struct report_job {
@@ -91,11 +97,12 @@ static void refused_published(void *opaque, int status)
     lg_api__respond_blocked(job->req, job->until_ms, job->now_ms);
 }
 
-/* Publishes an attempt refused because of block b and answers 423 once the bus has it,
- * like a 202 (or 503: every 423 must be in the audit log, also when this instance dies
- * right after answering; with Kafka that means acknowledged, acks=all). */
+/* Publishes an attempt refused until until_ms (0: permanent) and answers 423 once the
+ * bus has it, like a 202 (or 503: every 423 must be in the audit log, also when this
+ * instance dies right after answering; with Kafka that means acknowledged, acks=all).
+ * It goes out as "blocked": refused where it entered, never verified nor counted. */
 static void refuse_blocked(lg_api *a, lg_http_req *r, const char *user, size_t user_len,
-                           const char *ip, bool ok, int64_t ts_ms, const lg_block *b,
+                           const char *ip, bool ok, int64_t ts_ms, int64_t until_ms,
                            int64_t now_ms)
 {
     lg_attempt at;
@@ -106,7 +113,7 @@ static void refuse_blocked(lg_api *a, lg_http_req *r, const char *user, size_t u
     job = lg_http_req_alloc(r, sizeof *job);
     lg_assert(job != NULL);
     job->req = r;
-    job->until_ms = b->until_ms;
+    job->until_ms = until_ms;
     job->now_ms = now_ms;
     lg_http_req_defer(r);
     rc = lg_api__attempt_publish(a, &at, 0, refused_published, job);
@@ -129,6 +136,10 @@ static void login_published(void *opaque, int status)
         lg_api__respond_overloaded(r, "the attempt could not be recorded");
         return;
     }
+    if (job->at.outcome == LG_OUTCOME_BLOCKED) {
+        lg_api__respond_blocked(r, job->until_ms, lg_now_ms());
+        return;
+    }
     if (!job->at.ok) {
         /* one body for unknown users and wrong passwords: no account enumeration */
         lg_http_req_respond_error(r, LG_HTTP_E_INVALID_CREDENTIALS, NULL);
@@ -149,17 +160,40 @@ static void login_published(void *opaque, int status)
     lg_http_req_respond(r, 200, "application/json", body, (size_t)n);
 }
 
+/* Worker thread: the block may have reached the blocklist since the handler looked. */
+static bool login_blocked_now(login_job *job)
+{
+    lg_block b;
+
+    if (!lg_api__blocked(job->api, job->at.user, job->at.ip, lg_now_ms(), &b))
+        return false;
+    job->at.outcome = LG_OUTCOME_BLOCKED;
+    job->until_ms = b.until_ms;
+    return true;
+}
+
 /* Worker thread: the slow part. thread_state is this worker's store handle. */
 static void login_work(void *thread_state, void *arg)
 {
     login_job *job = arg;
     lg_api *a = job->api;
     lg_role role = LG_ROLE_USER;
-    int rc = lg_users_verify(a->users, thread_state, job->at.user, job->password,
-                             job->password_len, &role);
+    int64_t now;
+    int rc;
 
+    if (login_blocked_now(job)) { /* right before the check */
+        sodium_memzero(job->password, sizeof job->password);
+        if (job->gated)
+            lg_gate_release(a->gate, job->at.user, job->at.user_len);
+        job->at.ts_ms = lg_now_ms();
+        goto publish;
+    }
+    rc = lg_users_verify(a->users, thread_state, job->at.user, job->password,
+                         job->password_len, &role);
     sodium_memzero(job->password, sizeof job->password);
     if (rc != 0 && rc != LG_EAUTH) {
+        if (job->gated)
+            lg_gate_release(a->gate, job->at.user, job->at.user_len);
         lg_log(LG_ERROR, "api", "login user=%.32s: user store failed: %s", job->at.user,
                lg_strerror(rc));
         lg_http_req_respond_error(job->req, LG_HTTP_E_INTERNAL, "the user store failed");
@@ -168,7 +202,15 @@ static void login_work(void *thread_state, void *arg)
     job->role = role;
     job->at.ok = rc == 0;
     job->at.outcome = rc == 0 ? LG_OUTCOME_OK : LG_OUTCOME_FAIL;
-    job->at.ts_ms = lg_now_ms();
+    now = lg_now_ms();
+    job->at.ts_ms = now;
+    /* the gate stamps ts (one order with the detector) and may find the block complete */
+    if (job->gated && !lg_gate_complete(a->gate, job->at.user, job->at.user_len, job->at.ok,
+                                        now, &job->at.ts_ms, &job->until_ms))
+        job->at.outcome = LG_OUTCOME_BLOCKED;
+    else if (job->at.ok)
+        login_blocked_now(job); /* right before a token is issued */
+publish:
     rc = lg_api__attempt_publish(a, &job->at, LG_API_PUBLISH_WAIT_MS, login_published, job);
     if (rc != 0) /* done will not run: the job is still ours */
         respond_unpublished(job->req, rc);
@@ -183,7 +225,8 @@ void lg_api__login(lg_api *a, lg_http_req *r)
     const lg_api_value *ipv;
     lg_block b;
     login_job *job;
-    int64_t now;
+    lg_gate_verdict verdict;
+    int64_t now, until = 0;
     int rc;
 
     if (lg_api__body_read(r, &body) != 0)
@@ -207,13 +250,20 @@ void lg_api__login(lg_api *a, lg_http_req *r)
 
     now = lg_now_ms();
     if (lg_api__blocked(a, user, ip, now, &b)) {
-        refuse_blocked(a, r, user, user_len, ip, false, now, &b, now);
+        refuse_blocked(a, r, user, user_len, ip, false, now, b.until_ms, now);
+        goto out;
+    }
+    verdict = a->gate != NULL ? lg_gate_admit(a->gate, user, user_len, now, &until)
+                              : LG_GATE_OFF;
+    if (verdict == LG_GATE_REFUSE) {
+        refuse_blocked(a, r, user, user_len, ip, false, now, until, now);
         goto out;
     }
     job = lg_http_req_alloc(r, sizeof *job);
     lg_assert(job != NULL); /* the arena is empty and the job fits (static assert) */
     job->api = a;
     job->req = r;
+    job->gated = verdict == LG_GATE_ADMIT;
     lg_api__attempt_fill(a, &job->at, user, user_len, ip, false, LG_OUTCOME_FAIL, now);
     memcpy(job->password, password, password_len);
     job->password[password_len] = '\0';
@@ -222,6 +272,8 @@ void lg_api__login(lg_api *a, lg_http_req *r)
     rc = lg_pool_submit(a->pool, login_work, job);
     if (rc != 0) {
         sodium_memzero(job->password, sizeof job->password);
+        if (job->gated)
+            lg_gate_release(a->gate, user, user_len);
         lg_api__respond_overloaded(r, rc == LG_EFULL
                                           ? "too many logins are waiting for a password check"
                                           : "the server is shutting down");
@@ -258,7 +310,7 @@ void lg_api__attempts(lg_api *a, lg_http_req *r)
     const lg_api_value *okv, *tsv;
     bool ok;
     char why[96], detail[160];
-    int64_t now, ts;
+    int64_t now, ts, until = 0;
     lg_attempt at;
     lg_block b;
     report_job *job;
@@ -295,7 +347,12 @@ void lg_api__attempts(lg_api *a, lg_http_req *r)
         ts = tsv->i;
     }
     if (lg_api__blocked(a, user, ip, now, &b)) {
-        refuse_blocked(a, r, user, user_len, ip, ok, ts, &b, now);
+        refuse_blocked(a, r, user, user_len, ip, ok, ts, b.until_ms, now);
+        goto out;
+    }
+    /* mirrored by the gate like a verified login; refused once it completes a block */
+    if (a->gate != NULL && !lg_gate_report(a->gate, user, user_len, ok, ts, now, &until)) {
+        refuse_blocked(a, r, user, user_len, ip, ok, ts, until, now);
         goto out;
     }
     lg_api__attempt_fill(a, &at, user, user_len, ip, ok, ok ? LG_OUTCOME_OK : LG_OUTCOME_FAIL,

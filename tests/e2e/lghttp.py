@@ -17,24 +17,24 @@ import lgtest
 SECRET = "e2e-secret-0123456789abcdef0123456789abcdef"
 
 
-def config_text(timeout_s=10, extra=""):
+def config_text(timeout_s=10, extra="", argon2=(1, 8)):
     return ("[auth]\n"
             "jwt_secret = %s\n"
-            "argon2_opslimit = 1\n"
-            "argon2_memlimit_kib = 8\n"
+            "argon2_opslimit = %d\n"
+            "argon2_memlimit_kib = %d\n"
             "[http]\n"
-            "timeout_s = %d\n" % (SECRET, timeout_s)) + extra
+            "timeout_s = %d\n" % (SECRET, argon2[0], argon2[1], timeout_s)) + extra
 
 
 class Server:
     """`loginguard run` on a free port with a fresh store; users added before it starts."""
 
-    def __init__(self, users=(), timeout_s=10, extra_config="", env=None):
+    def __init__(self, users=(), timeout_s=10, extra_config="", env=None, argon2=(1, 8)):
         self.dir = lgtest.tmpdir("lg-http-")
         self.db = os.path.join(self.dir, "lg.db")
         self.conf = os.path.join(self.dir, "lg.conf")
         with open(self.conf, "w") as f:
-            f.write(config_text(timeout_s, extra_config))
+            f.write(config_text(timeout_s, extra_config, argon2))
         for name, password, admin in users:
             args = ["loginguard", "users", "add", name, "--db", self.db, "--config", self.conf]
             if admin:

@@ -95,6 +95,41 @@ static lg_engine_stats stats(const fx *f)
     return s;
 }
 
+/* An attempt refused where it entered (published "blocked"): recorded blocked, never
+ * counted as a failure, never resets as a success. */
+static lg_outcome refused_at(fx *f, const char *user, int64_t ts_ms, bool ok)
+{
+    lg_attempt a;
+
+    memset(&a, 0, sizeof a);
+    snprintf(a.user, sizeof a.user, "%s", user);
+    a.user_len = (uint32_t)strlen(a.user);
+    a.ts_ms = ts_ms;
+    a.ok = ok;
+    a.refused = true;
+    assert_int_equal(lg_engine_judge(f->e, &a, f->blocks, LG_RULES_MAX, &f->n_blocks), 0);
+    return a.outcome;
+}
+
+static void test_refused_attempts_never_count(void **state)
+{
+    fx f;
+    lg_engine_conf c = conf_user(5, 60000, 15 * MIN_MS);
+
+    (void)state;
+    fx_open(&f, &c);
+    assert_int_equal(fail_n(&f, "alice", T0, 1000, 4), 0);
+    for (int i = 0; i < 10; i++) /* 10 refused failures: no block */
+        assert_int_equal(refused_at(&f, "alice", T0 + 4000 + i, false), LG_OUTCOME_BLOCKED);
+    assert_int_equal(f.n_blocks, 0);
+    /* a refused success does not reset: the 5th real failure blocks */
+    assert_int_equal(refused_at(&f, "alice", T0 + 5000, true), LG_OUTCOME_BLOCKED);
+    assert_int_equal(fail_n(&f, "alice", T0 + 6000, 1000, 1), 1);
+    assert_int_equal(f.blocks[0].since_ms, T0 + 6000);
+    assert_int_equal(stats(&f).blocked, 11);
+    fx_close(&f);
+}
+
 /* --- window and threshold boundaries -------------------------------------------- */
 
 static void test_fifth_failure_within_window_blocks_user(void **state)
@@ -948,6 +983,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifth_failure_within_window_blocks_user),
+        cmocka_unit_test(test_refused_attempts_never_count),
         cmocka_unit_test(test_four_failures_within_window_do_not_block),
         cmocka_unit_test(test_fifth_failure_59999_ms_after_first_blocks),
         cmocka_unit_test(test_fifth_failure_60000_ms_after_first_does_not_block),

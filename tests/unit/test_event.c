@@ -103,6 +103,25 @@ static void test_replay_attempt_needs_only_ts_user_and_ok(void **state)
     assert_int_equal(a.outcome, LG_OUTCOME_OK);
 }
 
+/* "blocked" on input means refused where it entered, in both modes; other values are
+ * decided by the judge */
+static void test_blocked_outcome_marks_refused(void **state)
+{
+    lg_attempt a;
+    (void)state;
+    expect_accept("{\"ts\":1,\"user\":\"bob\",\"ok\":false,\"outcome\":\"blocked\"}",
+                  LG_ATTEMPT_REPLAY, &a);
+    assert_true(a.refused);
+    expect_accept("{\"ts\":1,\"user\":\"bob\",\"ok\":false,\"outcome\":\"fail\"}",
+                  LG_ATTEMPT_REPLAY, &a);
+    assert_false(a.refused);
+    expect_accept("{\"ts\":1,\"user\":\"bob\",\"ok\":true,\"outcome\":7}",
+                  LG_ATTEMPT_REPLAY, &a);
+    assert_false(a.refused);
+    expect_accept(full_wire, LG_ATTEMPT_WIRE, &a);
+    assert_false(a.refused);
+}
+
 static void test_missing_fields_are_named_per_mode(void **state)
 {
     static const char *const wire_needs[] = {"v", "id", "ts", "user", "ip", "ok"};
@@ -1035,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_wire_attempt_with_every_field_decodes),
         cmocka_unit_test(test_replay_attempt_needs_only_ts_user_and_ok),
         cmocka_unit_test(test_missing_fields_are_named_per_mode),
+        cmocka_unit_test(test_blocked_outcome_marks_refused),
         cmocka_unit_test(test_version_other_than_one_is_rejected),
         cmocka_unit_test(test_id_of_64_bytes_is_accepted_and_65_rejected),
         cmocka_unit_test(test_id_must_be_nonempty_printable_ascii),
