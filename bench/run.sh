@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 B=build/bench
 export LG_BIN=${LG_BIN:-$PWD/build/loginguard}
 export LG_BUILD_DIR=${LG_BUILD_DIR:-$PWD/build}
-only=${BENCH_ONLY:-"engine event store pwhash replay http kafka cluster"}
+only=${BENCH_ONLY:-"engine event store pwhash replay http kafka cluster burst"}
 status=0
 
 run() {
@@ -27,6 +27,7 @@ for b in $only; do
     http) run bash bench/bench_http.sh ;;
     kafka) run $B/bench_kafka_catchup ;;
     cluster) run bash bench/bench_cluster.sh ;;
+    burst) run python3 bench/bench_burst.py --trials 5 ;;
     *) echo "bench/run.sh: unknown benchmark '$b'" >&2; status=2 ;;
     esac
 done
