@@ -6,10 +6,11 @@
 #   deploy/cluster.sh status [--dir DIR]              each process and each API's /healthz
 #   deploy/cluster.sh down [--dir DIR]                SIGTERM, then SIGKILL after a bound
 #
-# DIR (default /tmp/loginguard-cluster) holds pids/, logs/, bootstrap, the store and the
-# JWT secret; PORT (default 8000) is HAProxy's, the APIs take PORT+1..PORT+3. Binaries come
-# from LG_BUILD_DIR (default build/). `up` is safe to re-run: it starts only what is not
-# running (everything, store included, if the mock Kafka itself is gone).
+# DIR (default /tmp/loginguard-cluster) holds pids/, logs/, bootstrap, the store, the JWT
+# secret and the APIs' api.conf; PORT (default 8000) is HAProxy's, the APIs take
+# PORT+1..PORT+3. Binaries come from LG_BUILD_DIR (default build/). `up` is safe to re-run:
+# it starts only what is not running (everything, store included, if the mock Kafka itself
+# is gone).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +28,10 @@ BROKERS=3
 PARTITIONS=6
 START_TIMEOUT_S=40   # bound on each readiness wait
 STOP_TIMEOUT_S=15    # SIGTERM grace before SIGKILL (a detector drains its batch first)
+# HAProxy connects to the APIs from this loopback address (LG_HAPROXY_SOURCE), the one
+# proxy in their trusted_proxies: its X-Forwarded-For names the client, while a local
+# process talking to an API port directly from 127.0.0.1 is keyed by its own address
+HAPROXY_SOURCE=127.0.0.2
 
 usage() {
     cat <<EOF
@@ -244,12 +249,15 @@ cmd_up() {
         echo "starting detector-$i"
         launch "detector-$i" "$LG" detector --bus "$bus" --store "$DB"
     done
+    # admin_networks keeps its default (loopback): behind HAProxy it is judged on the
+    # client's address, so local operators read /metrics through HAProxy or directly
+    printf '[http]\ntrusted_proxies = %s/32\n' "$HAPROXY_SOURCE" >"$DIR/api.conf"
     for i in $(seq 1 $N_API); do
         alive "api-$i" && continue
         port_busy "$(api_port "api-$i")" && die "port $(api_port "api-$i") is in use"
         echo "starting api-$i"
         launch "api-$i" "$LG" api --bus "$bus" --store "$DB" --port "$(api_port "api-$i")" \
-            --name "api-$i"
+            --name "api-$i" --config "$DIR/api.conf"
     done
     for i in $(seq 1 $N_API); do
         wait_for "api-$i /healthz" api_ready "api-$i"
@@ -257,7 +265,8 @@ cmd_up() {
     wait_for "the detectors to share every partition" detectors_assigned
 
     if ! alive haproxy; then
-        local env=(LG_HAPROXY_BIND="127.0.0.1:$PORT" LG_RUN_DIR="$DIR")
+        local env=(LG_HAPROXY_BIND="127.0.0.1:$PORT" LG_RUN_DIR="$DIR"
+                   LG_HAPROXY_SOURCE="$HAPROXY_SOURCE")
         for i in $(seq 1 $N_API); do env+=("LG_API$i=127.0.0.1:$(api_port "api-$i")"); done
         env "${env[@]}" "$HAPROXY" -c -q -f "$CFG" || die "haproxy rejects $CFG"
         port_busy "$PORT" && die "port $PORT is in use (choose --port)"

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "core/addr.h"
 #include "core/config.h"
 #include "core/lgassert.h"
 #include "core/limits.h"
@@ -49,6 +50,15 @@ static bool check_listen(const char *v, char *why, size_t why_len)
         return true;
     snprintf(why, why_len, "expected an IPv4 or IPv6 address");
     return false;
+}
+
+/* [http] trusted_proxies, admin_networks: parsed again by the API (lg_api_new); the
+ * reason names the bad entry */
+static bool check_cidr_list(const char *v, char *why, size_t why_len)
+{
+    lg_cidr_list list;
+
+    return lg_addr_cidr_list_parse(v, &list, why, why_len) == 0;
 }
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
@@ -123,11 +133,12 @@ const lg_conf_entry lg_conf__table[] = {
     {"http", "timeout_s", LG_CONF_U32, 0, CFG(http_timeout_s), 0, 1, HTTP_TIMEOUT_S_MAX,
      LG_HTTP_TIMEOUT_S_DEFAULT, NULL, NULL, NULL, "idle connection timeout"},
     {"http", "trusted_proxies", LG_CONF_STR, LG_CONF_EMPTY_OK, CFG(http_trusted_proxies),
-     STRSZ(http_trusted_proxies), 1, LG_CIDR_LIST_STR_MAX, 0, "", NULL, NULL,
+     STRSZ(http_trusted_proxies), 1, LG_CIDR_LIST_STR_MAX, 0, "", NULL, check_cidr_list,
      "CIDR list of proxies whose X-Forwarded-For names the client (HAProxy's address)"},
     {"http", "admin_networks", LG_CONF_STR, LG_CONF_EMPTY_OK, CFG(http_admin_networks),
      STRSZ(http_admin_networks), 1, LG_CIDR_LIST_STR_MAX, 0, "127.0.0.0/8, ::1/128", NULL,
-     NULL, "CIDR list of clients that may read /metrics and block status without an admin JWT"},
+     check_cidr_list,
+     "CIDR list of clients that may read /metrics and block status without an admin JWT"},
 
     /* [auth] */
     {"auth", "jwt_secret", LG_CONF_STR, LG_CONF_SECRET | LG_CONF_EMPTY_OK, CFG(jwt_secret),
@@ -198,3 +209,4 @@ const lg_conf_env lg_conf__env[] = {
 
 _Static_assert(sizeof(lg_log_level) == sizeof(int), "LG_CONF_ENUM stores an int");
 _Static_assert(sizeof(((lg_config *)0)->bus_url) == LG_URL_MAX + 1, "url buffer");
+_Static_assert(LG_CIDR_LIST_STR_MAX <= LG_URL_MAX, "config.c checks strings in LG_URL_MAX");

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "core/blocktab.h"
 #include "core/err.h"
 #include "core/keyhash.h"
@@ -39,22 +40,29 @@
 
 enum { KT_USER = 1u << LG_RULE_KEY_USER, KT_IP = 1u << LG_RULE_KEY_IP,
        KT_USER_IP = 1u << LG_RULE_KEY_USER_IP };
-#define KT_COUNT 3
+
+/* A key slot: what one or more rules key an attempt by. Rules of one key type share a
+ * slot, and so do IP-keyed rules only when they group IPv6 by the same prefix. */
+typedef struct key_slot {
+    lg_rule_key key;
+    uint32_t ipv6_prefix; /* rules keyed on the address; 0 for rule key user */
+} key_slot;
 
 typedef struct lg_rule {
     lg_rule_conf conf;
+    unsigned slot; /* index of its key in lg_keys.h */
     lg_window win;
     lg_blocktab blocks;
     char reason[LG_REASON_MAX + 1];
     size_t name_len, reason_len; /* block_fill copies them on every block */
 } lg_rule;
 
-/* The fingerprints of one attempt's keys, one per key type that applies to it; in a
+/* The fingerprints of one attempt's keys, one per key slot that applies to it; in a
  * batch, also the window entries its rules found a few attempts ahead (candidates that
  * judging re-checks, since the attempts between may have changed the tables). */
 typedef struct lg_keys {
-    lg_keyhash h[KT_COUNT];
-    unsigned have;     /* KT_* bits */
+    lg_keyhash h[LG_RULES_MAX]; /* by key slot */
+    unsigned have;     /* bit s: h[s] is set (slot s applies) */
     unsigned went_set; /* bit i: went[i] is rule i's entry as found ahead */
     unsigned blk_pf;   /* bit i: rule i's block table slot is being prefetched */
     lg_wentry *went[LG_RULES_MAX];
@@ -64,6 +72,8 @@ struct lg_engine {
     lg_rule rules[LG_RULES_MAX]; /* enabled rules only, in configuration order */
     size_t n_rules;
     unsigned key_types; /* KT_* bits used by some enabled rule */
+    key_slot slots[LG_RULES_MAX];
+    size_t n_slots;
     lg_keyhash_secret secret;
     /* the eviction clock: largest ts judged (INT64_MIN before any), or the caller's once
      * clock_external (lg_engine_clock_set) */
@@ -157,6 +167,11 @@ static int conf_check(const lg_engine_conf *conf, char *err, size_t err_len)
                      r->name, (long long)r->block_for_ms, (long long)LG_BLOCK_CAP_MS);
             return LG_EINVAL;
         }
+        if (r->key != LG_RULE_KEY_USER && (r->ipv6_prefix < 1 || r->ipv6_prefix > 128)) {
+            snprintf(err, err_len, "rule '%s': ipv6_prefix %u out of range 1..128", r->name,
+                     r->ipv6_prefix);
+            return LG_EINVAL;
+        }
         if (r->keys_max < 1 || r->keys_max > LG_KEYS_MAX_CAP) {
             snprintf(err, err_len, "rule '%s': keys_max %u out of range 1..%u", r->name,
                      r->keys_max, (unsigned)LG_KEYS_MAX_CAP);
@@ -174,6 +189,20 @@ static void reason_format(const lg_rule_conf *r, char *buf, size_t len)
                  (long long)(r->window_ms / 1000));
     else
         snprintf(buf, len, "%u failures in %lldms", r->threshold, (long long)r->window_ms);
+}
+
+/* The slot of rule r's key, added when no earlier rule keys the same way. */
+static unsigned slot_of(lg_engine *e, const lg_rule_conf *r)
+{
+    key_slot want = {r->key, r->key == LG_RULE_KEY_USER ? 0 : r->ipv6_prefix};
+
+    for (size_t s = 0; s < e->n_slots; s++) {
+        if (e->slots[s].key == want.key && e->slots[s].ipv6_prefix == want.ipv6_prefix)
+            return (unsigned)s;
+    }
+    lg_assert(e->n_slots < LG_RULES_MAX);
+    e->slots[e->n_slots] = want;
+    return (unsigned)e->n_slots++;
 }
 
 int lg_engine_new(const lg_engine_conf *conf, lg_engine **out, char *err, size_t err_len)
@@ -224,6 +253,7 @@ int lg_engine_new(const lg_engine_conf *conf, lg_engine **out, char *err, size_t
             goto fail_free;
         }
         e->key_types |= 1u << rc_conf->key;
+        r->slot = slot_of(e, rc_conf);
         e->n_rules++;
     }
     *out = e;
@@ -247,6 +277,24 @@ void lg_engine_free(lg_engine *e)
 
 /* --- keys ------------------------------------------------------------------------- */
 
+/* The text rule slot sl keys an address by: its network (core/addr.h) for IPv6, the
+ * address itself for IPv4. ip is an attempt's canonical address or a key's network text;
+ * text that is neither is hashed as it is (no attempt has it: such a key finds nothing). */
+static size_t slot_ip(const key_slot *sl, const char *ip, size_t ip_len,
+                      char net[static LG_IP_MAX + 1], const char **out)
+{
+    int n;
+
+    lg_assert(sl->key != LG_RULE_KEY_USER);
+    if (memchr(ip, ':', ip_len) == NULL ||
+        (n = lg_addr_net(ip, ip_len, sl->ipv6_prefix, net)) < 0) {
+        *out = ip;
+        return ip_len;
+    }
+    *out = net;
+    return (size_t)n;
+}
+
 static void keys_compute(const lg_engine *e, const lg_attempt *a, lg_keys *k)
 {
     size_t ip_len;
@@ -254,36 +302,39 @@ static void keys_compute(const lg_engine *e, const lg_attempt *a, lg_keys *k)
     k->have = 0;
     k->went_set = 0;
     k->blk_pf = 0;
-    if (e->key_types & KT_USER) {
-        k->h[LG_RULE_KEY_USER] = lg_keyhash_of(&e->secret, a->user, a->user_len);
-        k->have |= KT_USER;
-    }
-    if ((e->key_types & (KT_IP | KT_USER_IP)) == 0)
-        return;
-    ip_len = strnlen(a->ip, sizeof a->ip);
-    if (ip_len == 0)
-        return; /* rules keyed on the address do not apply */
-    if (e->key_types & KT_IP) {
-        k->h[LG_RULE_KEY_IP] = lg_keyhash_of(&e->secret, a->ip, ip_len);
-        k->have |= KT_IP;
-    }
-    if (e->key_types & KT_USER_IP) {
-        /* "user|ip": an address holds no '|', so the last one splits them unambiguously */
-        char buf[LG_KEY_MAX + 1];
-        size_t len = (size_t)a->user_len + 1 + ip_len;
+    ip_len = (e->key_types & (KT_IP | KT_USER_IP)) ? strnlen(a->ip, sizeof a->ip) : 0;
+    for (size_t s = 0; s < e->n_slots; s++) {
+        const key_slot *sl = &e->slots[s];
+        char net[LG_IP_MAX + 1], buf[LG_KEY_MAX + 1];
+        const char *ip;
+        size_t len;
 
-        lg_assert(a->user_len <= LG_USER_MAX);
-        memcpy(buf, a->user, a->user_len);
-        buf[a->user_len] = '|';
-        memcpy(buf + a->user_len + 1, a->ip, ip_len);
-        k->h[LG_RULE_KEY_USER_IP] = lg_keyhash_of(&e->secret, buf, len);
-        k->have |= KT_USER_IP;
+        if (sl->key == LG_RULE_KEY_USER) {
+            k->h[s] = lg_keyhash_of(&e->secret, a->user, a->user_len);
+            k->have |= 1u << s;
+            continue;
+        }
+        if (ip_len == 0)
+            continue; /* rules keyed on the address do not apply */
+        len = slot_ip(sl, a->ip, ip_len, net, &ip);
+        if (sl->key == LG_RULE_KEY_IP) {
+            k->h[s] = lg_keyhash_of(&e->secret, ip, len);
+        } else {
+            /* "user|ip": an address holds no '|', so the last one splits them unambiguously */
+            lg_assert(a->user_len <= LG_USER_MAX);
+            lg_assert(len <= LG_IP_MAX);
+            memcpy(buf, a->user, a->user_len);
+            buf[a->user_len] = '|';
+            memcpy(buf + a->user_len + 1, ip, len);
+            k->h[s] = lg_keyhash_of(&e->secret, buf, (size_t)a->user_len + 1 + len);
+        }
+        k->have |= 1u << s;
     }
 }
 
 static inline bool rule_applies(const lg_rule *r, const lg_keys *k)
 {
-    return (k->have & (1u << r->conf.key)) != 0;
+    return (k->have & (1u << r->slot)) != 0;
 }
 
 /* Writes the block event of rule r from its record; user and ip as the rule keys them. */
@@ -342,7 +393,7 @@ static bool is_blocked(lg_engine *e, const lg_keys *k, lg_wentry *const *went,
                 return true;
             continue;
         }
-        if (!lg_blocktab_get(&r->blocks, k->h[r->conf.key], e->now_ms, &rec)) {
+        if (!lg_blocktab_get(&r->blocks, k->h[r->slot], e->now_ms, &rec)) {
             lg_window_hint_set(went[i], false);
             continue;
         }
@@ -367,9 +418,9 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
         if (!rule_applies(r, k))
             went[i] = NULL;
         else if ((k->went_set >> i) & 1)
-            went[i] = lg_window_recheck(&r->win, k->h[r->conf.key], k->went[i]);
+            went[i] = lg_window_recheck(&r->win, k->h[r->slot], k->went[i]);
         else
-            went[i] = lg_window_find(&r->win, k->h[r->conf.key]);
+            went[i] = lg_window_find(&r->win, k->h[r->slot]);
     }
     if (a->refused || is_blocked(e, k, went, a->ts_ms, &hint)) {
         a->outcome = LG_OUTCOME_BLOCKED;
@@ -380,7 +431,7 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
         for (size_t i = 0; i < e->n_rules; i++) {
             lg_rule *r = &e->rules[i];
             if (rule_applies(r, k) && r->conf.reset_on_success &&
-                lg_window_clear(&r->win, k->h[r->conf.key], went[i], a->ts_ms, e->now_ms,
+                lg_window_clear(&r->win, k->h[r->slot], went[i], a->ts_ms, e->now_ms,
                                 (hint >> i) & 1) != 0)
                 e->st.keys_full++; /* its floor could not be kept */
         }
@@ -389,7 +440,7 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
         e->st.fail++;
         for (size_t i = 0; i < e->n_rules; i++) {
             lg_rule *r = &e->rules[i];
-            lg_keyhash h = k->h[r->conf.key];
+            lg_keyhash h = k->h[r->slot];
             lg_blocktab_rec rec;
             int64_t since_ms = 0;
 
@@ -415,8 +466,14 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
                     lg_window_block_cache(&r->win, lg_window_find(&r->win, h),
                                           rec.since_ms, rec.until_ms);
                 }
-                block_fill(r, a->user, a->user_len, a->ip, strnlen(a->ip, sizeof a->ip),
-                           &rec, &blocks[n_blocks++]);
+                /* the block names the key as the rule sees it: an IPv6 network */
+                char net[LG_IP_MAX + 1];
+                const char *ip = "";
+                size_t ip_len = 0;
+                if (r->conf.key != LG_RULE_KEY_USER)
+                    ip_len = slot_ip(&e->slots[r->slot], a->ip, strnlen(a->ip, sizeof a->ip),
+                                     net, &ip);
+                block_fill(r, a->user, a->user_len, ip, ip_len, &rec, &blocks[n_blocks++]);
                 e->st.blocks++;
                 break;
             }
@@ -445,7 +502,7 @@ static void prefetch_meta(const lg_engine *e, const lg_keys *k)
         const lg_rule *r = &e->rules[i];
         if (!rule_applies(r, k))
             continue;
-        lg_keytab_prefetch_meta(&r->win.tab, k->h[r->conf.key]);
+        lg_keytab_prefetch_meta(&r->win.tab, k->h[r->slot]);
     }
 }
 
@@ -456,9 +513,9 @@ static void prefetch_entry(const lg_engine *e, const lg_keys *k)
         if (!rule_applies(r, k))
             continue;
         /* a key new to the window table will need the block table looked up */
-        if (!lg_keytab_prefetch_entry(&r->win.tab, k->h[r->conf.key], true) &&
+        if (!lg_keytab_prefetch_entry(&r->win.tab, k->h[r->slot], true) &&
             r->blocks.tab.count > 0) /* the wide table is rarely used: not prefetched */
-            lg_keytab_prefetch_meta(&r->blocks.tab, k->h[r->conf.key]);
+            lg_keytab_prefetch_meta(&r->blocks.tab, k->h[r->slot]);
     }
 }
 
@@ -472,11 +529,11 @@ static void prefetch_block_meta(const lg_engine *e, lg_keys *k)
             continue;
         int64_t since_ms, until_ms;
 
-        k->went[i] = lg_window_find(&r->win, k->h[r->conf.key]);
+        k->went[i] = lg_window_find(&r->win, k->h[r->slot]);
         k->went_set |= 1u << i;
         if (r->blocks.tab.count > 0 && lg_window_hint(&r->win, k->went[i], e->now_ms) &&
             !lg_window_block_cached(&r->win, k->went[i], e->now_ms, &since_ms, &until_ms)) {
-            lg_keytab_prefetch_meta(&r->blocks.tab, k->h[r->conf.key]);
+            lg_keytab_prefetch_meta(&r->blocks.tab, k->h[r->slot]);
             k->blk_pf |= 1u << i;
         }
     }
@@ -487,7 +544,7 @@ static void prefetch_block_entry(const lg_engine *e, const lg_keys *k)
     for (size_t i = 0; i < e->n_rules; i++) {
         const lg_rule *r = &e->rules[i];
         if ((k->blk_pf >> i) & 1)
-            (void)lg_keytab_prefetch_entry(&r->blocks.tab, k->h[r->conf.key], false);
+            (void)lg_keytab_prefetch_entry(&r->blocks.tab, k->h[r->slot], false);
     }
 }
 
@@ -569,19 +626,19 @@ int lg_engine_load_block(lg_engine *e, const lg_block *b)
      * detector reading its own block back after deciding the next, escalated one, in the
      * same catch-up batch): replacing the record would shorten the newer block and lower
      * the next level */
-    if (lg_blocktab_get(&r->blocks, k.h[r->conf.key], e->now_ms, &rec) &&
+    if (lg_blocktab_get(&r->blocks, k.h[r->slot], e->now_ms, &rec) &&
         rec.since_ms > b->since_ms)
         return 0;
     rec.since_ms = b->since_ms;
     rec.until_ms = b->until_ms;
     rec.level = b->level;
-    rc = lg_blocktab_put(&r->blocks, k.h[r->conf.key], &rec);
+    rc = lg_blocktab_put(&r->blocks, k.h[r->slot], &rec);
     if (rc != 0) {
         e->st.keys_full++;
         return rc;
     }
     /* as if decided here: the window is cleared up to since */
-    lg_keyhash h = k.h[r->conf.key];
+    lg_keyhash h = k.h[r->slot];
     if (lg_window_clear(&r->win, h, lg_window_find(&r->win, h), b->since_ms, e->now_ms,
                         true) != 0)
         e->st.keys_full++;
@@ -632,7 +689,7 @@ static size_t key_views(const char *key, size_t len, key_view v[2])
     return n;
 }
 
-static lg_keyhash key_view_hash(const lg_engine *e, const key_view *v)
+static lg_keyhash key_view_hash(const lg_engine *e, const key_view *v, unsigned slot)
 {
     lg_attempt a;
     lg_keys k;
@@ -642,7 +699,7 @@ static lg_keyhash key_view_hash(const lg_engine *e, const key_view *v)
     a.user_len = (uint32_t)v->user_len;
     memcpy(a.ip, v->ip, v->ip_len);
     keys_compute(e, &a, &k);
-    return k.h[v->type];
+    return k.h[slot];
 }
 
 int lg_engine_unblock(lg_engine *e, const char *key, size_t key_len)
@@ -657,12 +714,12 @@ int lg_engine_unblock(lg_engine *e, const char *key, size_t key_len)
 
         if ((e->key_types & (1u << v[j].type)) == 0)
             continue;
-        lg_keyhash h = key_view_hash(e, &v[j]);
         for (size_t i = 0; i < e->n_rules; i++) {
             lg_rule *r = &e->rules[i];
 
             if (r->conf.key != v[j].type)
                 continue;
+            lg_keyhash h = key_view_hash(e, &v[j], r->slot);
             /* the window entry may have cached the record: it no longer exists */
             lg_window_hint_set(lg_window_find(&r->win, h), false);
             if (lg_blocktab_forget(&r->blocks, h, e->now_ms))
@@ -685,13 +742,13 @@ bool lg_engine_blocked(lg_engine *e, const char *key, size_t key_len, int64_t no
     for (size_t j = 0; j < n; j++) {
         if ((e->key_types & (1u << v[j].type)) == 0)
             continue;
-        lg_keyhash h = key_view_hash(e, &v[j]);
         for (size_t i = 0; i < e->n_rules; i++) {
             lg_rule *r = &e->rules[i];
             lg_blocktab_rec rec;
 
             if (r->conf.key != v[j].type ||
-                !lg_blocktab_get(&r->blocks, h, e->now_ms, &rec) ||
+                !lg_blocktab_get(&r->blocks, key_view_hash(e, &v[j], r->slot), e->now_ms,
+                                 &rec) ||
                 !lg_blocktab_covers(&rec, now_ms))
                 continue;
             if (out != NULL)

@@ -18,6 +18,8 @@
  *  - escalation: if the key's previous block of the same rule began less than 24 h before
  *    this one, level = previous level + 1, else 1; duration = block_for_ms * 2^(level-1),
  *    capped at 24 h; block_for_ms == 0 means permanent (until = 0);
+ *  - rules keyed on the address key an IPv6 address by its /ipv6_prefix network, whose
+ *    text (core/addr.h lg_addr_net: "2001:db8::/64") is the block's ip; IPv4 by itself;
  *  - state of a key is evicted once it is idle: its newest ts is window_ms or more behind
  *    the engine clock; its last block is kept until 24 h after it ends (permanent blocks
  *    until unblocked), for escalation and for BLOCKED. The clock is the newest ts the

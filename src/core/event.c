@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "core/err.h"
 #include "core/event_fast.h"
 #include "core/lgassert.h"
@@ -288,6 +289,21 @@ static void copy_str(char *dst, const lg_attempt__field *f)
     dst[f->str_len] = '\0';
 }
 
+/* An address field into dst in canonical text (addr.h), so that the engine and the store
+ * see one spelling of each address ("2001:DB8::1" from kcat is "2001:db8::1"); "" when
+ * absent. IPv4 text that ipv4_valid accepts is its own canonical text. */
+static void copy_ip(char *dst, const lg_attempt__field *f)
+{
+    if (f->type != LG_JT_STRING) {
+        dst[0] = '\0';
+    } else if (memchr(f->str, ':', f->str_len) == NULL) {
+        copy_str(dst, f);
+    } else {
+        int n = lg_addr_canon(f->str, f->str_len, dst);
+        lg_assert(n > 0); /* validated by lg_ip_valid */
+    }
+}
+
 /* A string field into dst, or "" when absent. */
 static void copy_opt(char *dst, const lg_attempt__field *f)
 {
@@ -366,7 +382,7 @@ int lg_attempt__from_fields(const lg_attempt__fields *fields, lg_attempt_mode mo
     out->ts_ms = f[LG_ATTEMPT__F_TS].num;
     copy_str(out->user, &f[LG_ATTEMPT__F_USER]);
     out->user_len = (uint32_t)f[LG_ATTEMPT__F_USER].str_len;
-    copy_opt(out->ip, &f[LG_ATTEMPT__F_IP]);
+    copy_ip(out->ip, &f[LG_ATTEMPT__F_IP]);
     out->ok = ok == LG_JT_TRUE;
     out->outcome = outcome;
     out->refused = refused;
@@ -643,7 +659,8 @@ static int block_check_keys(const lg_attempt__field *f, char *err, size_t err_le
     }
     if (has_user && (rc = check_str("user", &f[B_USER], lg_user_valid, err, err_len)) != 0)
         return rc;
-    if (has_ip && (rc = check_str("ip", &f[B_IP], lg_ip_valid, err, err_len)) != 0)
+    /* an IP-keyed rule's key: an address, or an IPv6 network ("2001:db8::/64") */
+    if (has_ip && (rc = check_str("ip", &f[B_IP], lg_addr_net_valid, err, err_len)) != 0)
         return rc;
     return 0;
 }
@@ -684,8 +701,9 @@ static int block_from_fields(const lg_attempt__field *f, lg_block *out, char *er
     copy_str(b.rule, &f[B_RULE]);
     if (f[B_USER].type != LG_JT_ABSENT)
         copy_str(b.user, &f[B_USER]);
-    if (f[B_IP].type != LG_JT_ABSENT)
-        copy_str(b.ip, &f[B_IP]);
+    if (f[B_IP].type != LG_JT_ABSENT &&
+        lg_addr_net(f[B_IP].str, f[B_IP].str_len, 128, b.ip) < 0) /* canonical text */
+        lg_assert(!"lg_addr_net refused what lg_addr_net_valid accepted");
     b.since_ms = f[B_SINCE].num;
     b.until_ms = f[B_UNTIL].num;
     b.level = (uint32_t)f[B_LEVEL].num;

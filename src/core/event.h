@@ -11,7 +11,8 @@
  *
  * Decoding is strict (jansson, JSON_REJECT_DUPLICATES): invalid UTF-8, NUL, control
  * characters in user, out-of-range lengths, bad IPs are errors naming the field and the
- * reason; broken JSON names the byte offset. Unknown fields are ignored.
+ * reason; broken JSON names the byte offset. Unknown fields are ignored. Addresses are
+ * decoded into their canonical text (core/addr.h), whatever their spelling on the wire.
  */
 #ifndef LG_EVENT_H
 #define LG_EVENT_H
@@ -39,7 +40,7 @@ typedef struct lg_attempt {
     int64_t ts_ms;              /* event time, ms since epoch */
     char user[LG_USER_MAX + 1]; /* NUL-terminated; user_len bytes of valid UTF-8 */
     uint32_t user_len;
-    char ip[LG_IP_MAX + 1];     /* "" when absent */
+    char ip[LG_IP_MAX + 1];     /* "" when absent; canonical text (core/addr.h) */
     bool ok;
     lg_outcome outcome;         /* decided by the detector; input value is ignored, */
     bool refused;               /* but "blocked": refused where it entered, never
@@ -50,7 +51,8 @@ typedef struct lg_attempt {
 typedef struct lg_block {
     char rule[LG_RULE_NAME_MAX + 1];
     char user[LG_USER_MAX + 1]; /* "" for rule ip */
-    char ip[LG_IP_MAX + 1];     /* "" for rule user */
+    char ip[LG_IP_MAX + 1];     /* "" for rule user; the rule's network text of the
+                                 * address (addr.h: "192.0.2.1", "2001:db8::/64") */
     int64_t since_ms;
     int64_t until_ms;           /* 0 = permanent */
     uint32_t level;             /* 1, 2, 3 ... (escalation) */

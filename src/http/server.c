@@ -645,6 +645,41 @@ const char *lg_http_req_header(lg_http_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+/* lg_http_req_header_values: the last cap values of one header name */
+typedef struct header_values {
+    const char *name;
+    const char **values;
+    size_t cap, n;
+} header_values;
+
+static enum MHD_Result header_values_add(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    header_values *hv = cls;
+
+    (void)kind;
+    if (value == NULL || strcasecmp(key, hv->name) != 0)
+        return MHD_YES;
+    if (hv->n == hv->cap) { /* keep the last ones: a list is read from its right end */
+        memmove(hv->values, hv->values + 1, (hv->cap - 1) * sizeof *hv->values);
+        hv->n--;
+    }
+    hv->values[hv->n++] = value;
+    return MHD_YES;
+}
+
+size_t lg_http_req_header_values(lg_http_req *r, const char *name, const char **values,
+                                 size_t cap)
+{
+    header_values hv = {name, values, cap, 0};
+
+    lg_assert(!r->deferred);
+    lg_assert(values != NULL && cap > 0);
+    /* every header line apart, in the order received (libmicrohttpd >= 0.9.19) */
+    (void)MHD_get_connection_values(r->conn, MHD_HEADER_KIND, header_values_add, &hv);
+    return hv.n;
+}
+
 const char *lg_http_req_peer(lg_http_req *r)
 {
     const union MHD_ConnectionInfo *ci;

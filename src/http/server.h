@@ -104,6 +104,11 @@ char *lg_http_req_body_edit(lg_http_req *r, size_t *len);
 /* A request header (case-insensitive name), NULL if absent. I/O thread only: call it
  * in the handler, before lg_http_req_defer. */
 const char *lg_http_req_header(lg_http_req *r, const char *name);
+/* Every value of a header (case-insensitive name) that came as several lines, in the
+ * order received, into values[0..n) (borrowed like lg_http_req_header's); returns n.
+ * Past cap lines, the last cap are kept. Same rule as lg_http_req_header. */
+size_t lg_http_req_header_values(lg_http_req *r, const char *name, const char **values,
+                                 size_t cap);
 /* The peer's address as text ("127.0.0.1"), "" if unknown. Same rule as headers. */
 const char *lg_http_req_peer(lg_http_req *r);
 

@@ -137,17 +137,24 @@ bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms
     for (size_t i = 0; i < ec->n_rules; i++) {
         const lg_rule_conf *rule = &ec->rules[i];
         lg_block probe;
-        char key[LG_BLOCK_KEY_MAX + 1];
+        char key[LG_BLOCK_KEY_MAX + 1], net[LG_IP_MAX + 1];
+        const char *rule_ip = ip;
         bool by_user = rule->key == LG_RULE_KEY_USER || rule->key == LG_RULE_KEY_USER_IP;
         bool by_ip = rule->key == LG_RULE_KEY_IP || rule->key == LG_RULE_KEY_USER_IP;
         int n;
 
         if (!rule->enabled || (by_ip && ip[0] == '\0'))
             continue;
+        /* the rule keys an IPv6 address by its network, as the engine does (addr.h) */
+        if (by_ip && strchr(ip, ':') != NULL) {
+            if (lg_addr_net(ip, strlen(ip), rule->ipv6_prefix, net) < 0)
+                continue;
+            rule_ip = net;
+        }
         /* lg_block_key reads only these three fields */
         copy_str(probe.rule, sizeof probe.rule, rule->name);
         copy_str(probe.user, sizeof probe.user, by_user ? user : "");
-        copy_str(probe.ip, sizeof probe.ip, by_ip ? ip : "");
+        copy_str(probe.ip, sizeof probe.ip, by_ip ? rule_ip : "");
         n = lg_block_key(&probe, key, sizeof key);
         if (n < 0)
             continue;
@@ -556,7 +563,11 @@ static int metrics_setup(lg_api *a)
     a->publish_full = lg_metrics_counter_new(a->metrics, "lg_bus_publish_full_total",
                                              "publishes refused because the bus was full",
                                              NULL, LG_METRICS_SHOW_ZERO);
-    if (a->blocks_total == NULL || a->publish_full == NULL)
+    a->xff_invalid = lg_metrics_counter_new(
+        a->metrics, "lg_http_xff_invalid_total",
+        "requests whose trusted proxy sent an X-Forwarded-For naming no client address "
+        "(keyed by the proxy's address)", NULL, LG_METRICS_SHOW_ZERO);
+    if (a->blocks_total == NULL || a->publish_full == NULL || a->xff_invalid == NULL)
         return LG_ENOMEM;
     for (int r = 0; r < API_ROUTE_COUNT; r++) {
         for (int s = 0; s <= API_STATUSES_N; s++) {
@@ -705,6 +716,9 @@ int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out
     lg_assert(a->id_prefix_len + 20 <= LG_ID_MAX); /* 20: digits of UINT64_MAX */
     pc.opaque = a;
 
+    rc = lg_api__client_setup(a, err, err_len);
+    if (rc != 0)
+        goto fail;
     rc = metrics_setup(a);
     if (rc != 0) {
         snprintf(err, err_len, "api: cannot set up metrics: %s", lg_strerror(rc));

@@ -1,6 +1,8 @@
 /*
  * api_admin.c - the read and operator endpoints: block status, the active blocks and
- * unblocking (admin JWT), the session check (/v1/me), /healthz and /metrics.
+ * unblocking (admin JWT), the session check (/v1/me), /healthz and /metrics. Block
+ * status and /metrics answer admins and clients in [http] admin_networks; /healthz is
+ * open (load balancers check it).
  *
  * An unblock only publishes a tombstone on lg.blocks: the local cache, like every other
  * instance's, drops the block when the tombstone comes back from the bus, so all
@@ -58,6 +60,23 @@ static bool auth_admin(lg_api *a, lg_http_req *r)
     return true;
 }
 
+/* The read endpoints that show the state of detection (GET /v1/blocks/{user},
+ * /metrics): a client in admin_networks (resolved behind trusted proxies), or an admin
+ * token; anyone else 403, so that no outsider learns whom a guess has blocked. Answers
+ * itself when not allowed. */
+static bool admin_or_network(lg_api *a, lg_http_req *r)
+{
+    if (lg_api__from_admin_network(a, r))
+        return true;
+    if (lg_http_req_header(r, "Authorization") == NULL) {
+        lg_http_req_respond_error(r, LG_HTTP_E_FORBIDDEN,
+                                  "this needs an admin token or a client in "
+                                  "http.admin_networks");
+        return false;
+    }
+    return auth_admin(a, r);
+}
+
 void lg_api__block_get(lg_api *a, lg_http_req *r, const char *user, size_t user_len)
 {
     char esc[6 * LG_USER_MAX + 1], rule[2 * LG_RULE_NAME_MAX + 1];
@@ -66,7 +85,7 @@ void lg_api__block_get(lg_api *a, lg_http_req *r, const char *user, size_t user_
     lg_block b;
     int n;
 
-    if (!path_user(r, user, user_len))
+    if (!admin_or_network(a, r) || !path_user(r, user, user_len))
         return;
     lg_http_json_escape(user, user_len, esc, sizeof esc);
     /* user-keyed rules only: without an ip, ip-keyed rules cannot apply */
@@ -231,9 +250,12 @@ void lg_api__healthz(lg_api *a, lg_http_req *r)
 
 void lg_api__metrics(lg_api *a, lg_http_req *r)
 {
-    char *buf = malloc(LG_API_METRICS_MAX);
+    char *buf;
     int n;
 
+    if (!admin_or_network(a, r))
+        return;
+    buf = malloc(LG_API_METRICS_MAX);
     if (buf == NULL) {
         lg_http_req_respond_error(r, LG_HTTP_E_INTERNAL, "out of memory");
         return;

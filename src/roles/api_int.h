@@ -13,6 +13,7 @@
 #include "auth/jwt.h"
 #include "auth/users.h"
 #include "bus/bus.h"
+#include "core/addr.h"
 #include "core/blocklist.h"
 #include "core/config.h"
 #include "core/gate.h"
@@ -68,6 +69,13 @@ typedef enum {
 #define LG_API_DRAIN_MS 15000
 /* how long a worker may wait for room on a full bus before answering 503. */
 #define LG_API_PUBLISH_WAIT_MS 50
+/* X-Forwarded-For header lines read (the last ones: the list is read from its right);
+ * HAProxy sends one, a chain of proxies rarely more than a few */
+#define LG_API_XFF_HEADERS_MAX 16
+/* a broken X-Forwarded-For of a trusted proxy: one log line per interval, and the bytes
+ * of the header it shows */
+#define LG_API_XFF_WARN_INTERVAL_MS 10000
+#define LG_API_XFF_SHOWN_MAX 64
 
 struct lg_api {
     const lg_config *cfg;
@@ -85,10 +93,15 @@ struct lg_api {
     lg_pool *pool;
     lg_http_server *http;
 
+    lg_cidr_list trusted_proxies; /* [http] trusted_proxies (lg_api__client_setup) */
+    lg_cidr_list admin_networks;  /* [http] admin_networks */
+    _Atomic int64_t xff_warned_ms; /* last log line about a broken X-Forwarded-For */
+
     lg_metrics *metrics;
     lg_metrics_counter *attempts_total[3]; /* by lg_outcome */
     lg_metrics_counter *blocks_total;
     lg_metrics_counter *publish_full;
+    lg_metrics_counter *xff_invalid; /* api_client.c */
     lg_metrics_counter *requests[API_ROUTE_COUNT][API_STATUSES_N + 1];
     lg_metrics_histogram *duration;
 
@@ -111,6 +124,19 @@ struct lg_api {
 /* api_login.c */
 void lg_api__login(lg_api *a, lg_http_req *r);
 void lg_api__attempts(lg_api *a, lg_http_req *r);
+
+/* api_client.c */
+
+/* Parses [http] trusted_proxies and admin_networks into a; err names the bad entry. */
+int lg_api__client_setup(lg_api *a, char *err, size_t err_len);
+
+/* The client's address in canonical text (core/addr.h): the TCP peer, or when the peer
+ * is in trusted_proxies, the client its X-Forwarded-For names (a broken header: the
+ * peer, counted and logged). "" when the peer has no address. I/O thread, before defer. */
+void lg_api__client_ip(lg_api *a, lg_http_req *r, char out[static LG_IP_MAX + 1]);
+
+/* Is the client (as lg_api__client_ip resolves it) in admin_networks? */
+bool lg_api__from_admin_network(lg_api *a, lg_http_req *r);
 
 /* api_admin.c */
 void lg_api__block_get(lg_api *a, lg_http_req *r, const char *user, size_t user_len);
@@ -138,7 +164,8 @@ int lg_api__field_string(lg_http_req *r, const lg_api_body *b, lg_api_field f, b
  * other thread is doing it (never waits). Called before lookups. */
 void lg_api__feed_inline(lg_api *a);
 
-/* Is (user, ip) blocked by any enabled rule at now_ms? ip may be "". Feeds first
+/* Is (user, ip) blocked by any enabled rule at now_ms? ip is a canonical address
+ * (IP-keyed rules probe its network for their ipv6_prefix) or "". Feeds first
  * (lg_api__feed_inline). */
 bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms,
                      lg_block *out);

@@ -9,7 +9,8 @@
  * no extra guesses; the block is checked again right before the check and right before a
  * token is issued. State that outlives the I/O thread's handler lives in the request's
  * arena; after the answer the request may be freed at once, so nothing touches it after
- * lg_http_req_respond.
+ * lg_http_req_respond. A login's address is the client's (api_client.c); only a report
+ * carries its own "ip".
  *
  *   login:  handler --(blocked | gate refuses) defer, publish--> done(0) --> 423 | 503
  *           handler --gate admits, defer, pool--> worker: verify, gate --publish--> done(0)
@@ -51,15 +52,6 @@ typedef struct refuse_job {
 _Static_assert(sizeof(login_job) <= LG_HTTP_ARENA, "a login job fits a request's arena");
 _Static_assert(sizeof(refuse_job) <= LG_HTTP_ARENA, "a refuse job fits a request's arena");
 _Static_assert(sizeof(report_job) <= LG_HTTP_ARENA, "a report job fits a request's arena");
-
-/* snprintf(ip, LG_IP_MAX + 1, "%s", src) without the format machinery (hot path). */
-static void copy_ip(char ip[static LG_IP_MAX + 1], const char *src)
-{
-    size_t n = strnlen(src, LG_IP_MAX);
-
-    memcpy(ip, src, n);
-    ip[n] = '\0';
-}
 
 /* Validates the "user" field; answers 400 and returns false when it is not valid. */
 static bool user_field(lg_http_req *r, const lg_api_body *body, const char **user,
@@ -222,7 +214,6 @@ void lg_api__login(lg_api *a, lg_http_req *r)
     const char *user, *password;
     size_t user_len, password_len;
     char ip[LG_IP_MAX + 1];
-    const lg_api_value *ipv;
     lg_block b;
     login_job *job;
     lg_gate_verdict verdict;
@@ -241,12 +232,9 @@ void lg_api__login(lg_api *a, lg_http_req *r)
                                   "field 'password': must be 1..1024 bytes");
         goto out;
     }
-    /* the client's address as a front end reports it, else the peer's */
-    ipv = &body.v[LG_API_F_IP];
-    if (ipv->kind == LG_API_V_STRING && lg_ip_valid(ipv->s, ipv->len, NULL, 0))
-        copy_ip(ip, ipv->s);
-    else
-        copy_ip(ip, lg_http_req_peer(r));
+    /* the address the connection came from (through trusted proxies): never the body's
+     * "ip", which would let a client pick a fresh address per guess */
+    lg_api__client_ip(a, r, ip);
 
     now = lg_now_ms();
     if (lg_api__blocked(a, user, ip, now, &b)) {
@@ -307,6 +295,7 @@ void lg_api__attempts(lg_api *a, lg_http_req *r)
     lg_api_body body;
     const char *user, *ip;
     size_t user_len, ip_len;
+    char ip_canon[LG_IP_MAX + 1];
     const lg_api_value *okv, *tsv;
     bool ok;
     char why[96], detail[160];
@@ -327,6 +316,10 @@ void lg_api__attempts(lg_api *a, lg_http_req *r)
         lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST, detail);
         goto out;
     }
+    /* one spelling per address: it is keyed and stored as such */
+    rc = lg_addr_canon(ip, ip_len, ip_canon);
+    lg_assert(rc > 0); /* lg_ip_valid and lg_addr_parse accept the same texts */
+    ip = ip_canon;
     okv = &body.v[LG_API_F_OK];
     if (okv->kind != LG_API_V_TRUE && okv->kind != LG_API_V_FALSE) {
         lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST,

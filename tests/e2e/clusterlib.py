@@ -29,6 +29,9 @@ HAPROXY_BIN = os.environ.get("LG_HAPROXY", "haproxy")
 JWT_SECRET = "cluster-e2e-secret-0123456789abcdef0123456789"
 # most API instances deploy/haproxy.cfg declares (LG_API1..LG_API5)
 HAPROXY_SERVERS_MAX = 5
+# HAProxy connects to the APIs from this address (as deploy/cluster.sh does), the APIs'
+# one trusted proxy: a client's address is what HAProxy saw, a direct peer its own
+HAPROXY_SOURCE = "127.0.0.2"
 
 
 def free_port():
@@ -79,7 +82,7 @@ class Cluster:
         ... c.kill(c.detectors[0]) ...
         c.stop()"""
 
-    def __init__(self, partitions=6, brokers=3, rule=None, log_level="info"):
+    def __init__(self, partitions=6, brokers=3, rule=None, log_level="info", extra_config=""):
         self.dir = lgtest.tmpdir("lg-cluster-")
         self.db = os.path.join(self.dir, "store.db")
         self.config = os.path.join(self.dir, "loginguard.conf")
@@ -90,12 +93,13 @@ class Cluster:
         self.haproxy = None
         self.haproxy_port = None
         self.env = {"LG_JWT_SECRET": JWT_SECRET}
-        lines = ["[log]", "level = %s" % log_level, "[store]", "url = %s" % self.db]
+        lines = ["[log]", "level = %s" % log_level, "[store]", "url = %s" % self.db,
+                 "[http]", "trusted_proxies = %s/32" % HAPROXY_SOURCE]
         if rule:
             lines.append("[rule user]")
             lines += ["%s = %s" % kv for kv in rule.items()]
         with open(self.config, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write("\n".join(lines) + "\n" + extra_config)
 
     # --- processes ----------------------------------------------------------------------
 
@@ -173,7 +177,8 @@ class Cluster:
         apis = apis if apis is not None else self.apis
         check(1 <= len(apis) <= HAPROXY_SERVERS_MAX, "haproxy.cfg declares 1..5 servers")
         self.haproxy_port = port or free_port()
-        env = {"LG_HAPROXY_BIND": "127.0.0.1:%d" % self.haproxy_port, "LG_RUN_DIR": self.dir}
+        env = {"LG_HAPROXY_BIND": "127.0.0.1:%d" % self.haproxy_port, "LG_RUN_DIR": self.dir,
+               "LG_HAPROXY_SOURCE": HAPROXY_SOURCE}
         for i, a in enumerate(apis):
             env["LG_API%d" % (i + 1)] = "127.0.0.1:%d" % a.port
         log = os.path.join(self.dir, "haproxy.log")

@@ -94,11 +94,14 @@ class Server:
 
     # --- requests ---------------------------------------------------------------------
 
-    def login(self, user, password, ip=None):
+    def login(self, user, password, ip=None, xff=None):
+        """ip goes in the body (which /v1/login ignores); xff in an X-Forwarded-For
+        header, which names the client when the config trusts 127.0.0.1 as a proxy."""
         body = {"user": user, "password": password}
         if ip:
             body["ip"] = ip
-        return lgtest.request_json(self.port, "POST", "/v1/login", body)
+        hdrs = {"X-Forwarded-For": xff} if xff else None
+        return lgtest.request_json(self.port, "POST", "/v1/login", body, headers=hdrs)
 
     def get(self, path, token=None):
         hdrs = {"Authorization": "Bearer " + token} if token else None

@@ -227,10 +227,10 @@ static void test_unknown_section_is_error_even_when_empty(void **state)
     (void)state;
     expect_error("[http]\nport = 80\n[htpp]\n",
                  "unknown section [htpp] (%s:3): expected [rule user|ip|user_ip], [bus], "
-                 "[store], [http], [auth], [detector], [log]");
+                 "[store], [http], [auth], [detector], [time], [log]");
     expect_error("[rule credential]\nenabled = true\n",
                  "unknown rule 'credential' (%s:1): expected [rule user|ip|user_ip], [bus], "
-                 "[store], [http], [auth], [detector], [log]");
+                 "[store], [http], [auth], [detector], [time], [log]");
 }
 
 static void test_duplicate_key_is_error(void **state)
@@ -311,6 +311,18 @@ static void test_string_values_are_checked(void **state)
                  "'kafka://host:port[,host:port...]'");
     expect_error("[http]\nlisten = localhost\n",
                  "invalid listen 'localhost' in [http] (%s:2): expected an IPv4 or IPv6 address");
+    expect_error("[http]\ntrusted_proxies = 10.0.0.0/8, 192.0.2.0/33\n",
+                 "invalid trusted_proxies '10.0.0.0/8, 192.0.2.0/33' in [http] (%s:2): entry "
+                 "'192.0.2.0/33': prefix length above 32");
+    expect_error("[http]\nport = 1\nadmin_networks = 127.0.0.1/8\n",
+                 "invalid admin_networks '127.0.0.1/8' in [http] (%s:3): entry '127.0.0.1/8': "
+                 "host bits are set (the network is 127.0.0.0/8)");
+    assert_int_equal(load_text(&cfg, "[http]\ntrusted_proxies = 127.0.0.1, ::1/128\n"
+                                     "admin_networks =\n",
+                               err, sizeof err),
+                     0);
+    assert_string_equal(cfg.http_trusted_proxies, "127.0.0.1, ::1/128");
+    assert_string_equal(cfg.http_admin_networks, "");
     expect_error("[store]\nurl = a\tb\n",
                  "invalid url 'a?b' in [store] (%s:2): contains a control character");
     expect_error("[log]\nlevel = loud\n",

@@ -592,6 +592,110 @@ static void test_rule_user_ip_blocks_the_pair_only(void **state)
     fx_close(&f);
 }
 
+/* lg_block_key of b, as the API and lg.blocks name it. */
+static size_t key_of(const lg_block *b, char key[LG_BLOCK_KEY_MAX + 1])
+{
+    int n = lg_block_key(b, key, LG_BLOCK_KEY_MAX + 1);
+
+    assert_true(n > 0);
+    return (size_t)n;
+}
+
+static void test_rule_ip_keys_an_ipv6_address_by_its_64_network(void **state)
+{
+    static const char *const one_net[] = {"2001:db8:0:1::1", "2001:db8:0:1::2",
+                                          "2001:db8:0:1:ffff:ffff:ffff:ffff", "2001:db8:0:1::"};
+    fx f, g;
+    lg_engine_conf c = conf_user(5, 60000, 15 * MIN_MS);
+    char key[LG_BLOCK_KEY_MAX + 1];
+    size_t key_len;
+    lg_block b;
+
+    (void)state;
+    c.rules[0].enabled = false;
+    c.rules[1].enabled = true;
+    c.rules[1].threshold = 4; /* ipv6_prefix: the default 64 */
+    fx_open(&f, &c);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(attempt(&f, "u", one_net[i], T0 + i, false), LG_OUTCOME_FAIL);
+        assert_int_equal(f.n_blocks, i == 3 ? 1 : 0);
+    }
+    b = f.blocks[0];
+    assert_string_equal(b.rule, "ip");
+    assert_string_equal(b.ip, "2001:db8:0:1::/64");
+    assert_int_equal(attempt(&f, "v", "2001:db8:0:1:1:2:3:4", T0 + 10, true), LG_OUTCOME_BLOCKED);
+    assert_int_equal(attempt(&f, "v", "2001:db8:0:2::1", T0 + 10, false), LG_OUTCOME_FAIL);
+    key_len = key_of(&b, key);
+    assert_true(lg_engine_blocked(f.e, key, key_len, T0 + 10, &b));
+    assert_string_equal(b.ip, "2001:db8:0:1::/64");
+    /* a detector reading the block back keys it the same way */
+    fx_open(&g, &c);
+    assert_int_equal(lg_engine_load_block(g.e, &f.blocks[0]), 0);
+    assert_int_equal(attempt(&g, "w", "2001:db8:0:1::99", T0 + 20, false), LG_OUTCOME_BLOCKED);
+    assert_int_equal(lg_engine_unblock(g.e, key, key_len), 0);
+    assert_int_equal(attempt(&g, "w", "2001:db8:0:1::99", T0 + 21, false), LG_OUTCOME_FAIL);
+    fx_close(&g);
+    fx_close(&f);
+}
+
+static void test_ip_rules_of_different_prefixes_keep_their_own_keys(void **state)
+{
+    fx f;
+    lg_engine_conf c = conf_user(5, 60000, 15 * MIN_MS);
+    bool seen_ip = false, seen_user_ip = false;
+
+    (void)state;
+    c.rules[0].enabled = false;
+    c.rules[1].enabled = true;
+    c.rules[1].threshold = 3;
+    c.rules[2].enabled = true;
+    c.rules[2].threshold = 3;
+    c.rules[2].ipv6_prefix = 48;
+    c.rules[3] = c.rules[1]; /* one address, one key */
+    snprintf(c.rules[3].name, sizeof c.rules[3].name, "ip128");
+    c.rules[3].ipv6_prefix = 128;
+    c.n_rules = 4;
+    fx_open(&f, &c);
+    /* three /64s of one /48: only user_ip (/48) sees three failures of one key */
+    assert_int_equal(attempt(&f, "alice", "2001:db8:0:1::1", T0, false), LG_OUTCOME_FAIL);
+    assert_int_equal(attempt(&f, "alice", "2001:db8:0:2::1", T0 + 1, false), LG_OUTCOME_FAIL);
+    assert_int_equal(attempt(&f, "alice", "2001:db8:0:3::1", T0 + 2, false), LG_OUTCOME_FAIL);
+    assert_int_equal(f.n_blocks, 1);
+    assert_string_equal(f.blocks[0].rule, "user_ip");
+    assert_string_equal(f.blocks[0].user, "alice");
+    assert_string_equal(f.blocks[0].ip, "2001:db8::/48");
+    /* three addresses of one /64: rule ip (/64) and user_ip (/48) block, ip128 does not */
+    assert_int_equal(attempt(&f, "bob", "2001:db8:9:1::1", T0 + 3, false), LG_OUTCOME_FAIL);
+    assert_int_equal(attempt(&f, "bob", "2001:db8:9:1::2", T0 + 4, false), LG_OUTCOME_FAIL);
+    assert_int_equal(attempt(&f, "bob", "2001:db8:9:1::3", T0 + 5, false), LG_OUTCOME_FAIL);
+    assert_int_equal(f.n_blocks, 2);
+    for (size_t i = 0; i < f.n_blocks; i++) {
+        if (strcmp(f.blocks[i].rule, "ip") == 0) {
+            assert_string_equal(f.blocks[i].ip, "2001:db8:9:1::/64");
+            seen_ip = true;
+        } else {
+            assert_string_equal(f.blocks[i].rule, "user_ip");
+            assert_string_equal(f.blocks[i].ip, "2001:db8:9::/48");
+            seen_user_ip = true;
+        }
+    }
+    assert_true(seen_ip && seen_user_ip);
+    /* one address three times: ip128 blocks it, by the bare address */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(attempt(&f, "carol", "2001:db8:7::5", T0 + 10 + i, false),
+                         LG_OUTCOME_FAIL);
+    assert_int_equal(f.n_blocks, 3);
+    assert_string_equal(f.blocks[2].rule, "ip128");
+    assert_string_equal(f.blocks[2].ip, "2001:db8:7::5");
+    /* IPv4 is keyed by the address under every prefix */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(attempt(&f, "dave", "192.0.2.1", T0 + 20 + i, false), LG_OUTCOME_FAIL);
+    assert_int_equal(f.n_blocks, 3);
+    for (size_t i = 0; i < f.n_blocks; i++)
+        assert_string_equal(f.blocks[i].ip, "192.0.2.1");
+    fx_close(&f);
+}
+
 static void test_block_of_one_rule_makes_attempt_blocked_for_every_rule(void **state)
 {
     fx f;
@@ -886,6 +990,12 @@ static void test_invalid_conf_is_rejected_with_reason(void **state)
     c.rules[2].keys_max = LG_KEYS_MAX_CAP + 1;
     expect_invalid(&c, "rule 'user_ip': keys_max 67108865 out of range 1..67108864");
     c = conf_user(5, 60000, 1);
+    c.rules[1].ipv6_prefix = 0;
+    expect_invalid(&c, "rule 'ip': ipv6_prefix 0 out of range 1..128");
+    c = conf_user(5, 60000, 1);
+    c.rules[2].ipv6_prefix = 129;
+    expect_invalid(&c, "rule 'user_ip': ipv6_prefix 129 out of range 1..128");
+    c = conf_user(5, 60000, 1);
     snprintf(c.rules[2].name, sizeof c.rules[2].name, "user");
     expect_invalid(&c, "rule 'user': name used twice");
     c = conf_user(5, 60000, 1);
@@ -1005,6 +1115,8 @@ int main(void)
         cmocka_unit_test(test_late_failure_older_than_newest_minus_window_does_not_count),
         cmocka_unit_test(test_rule_ip_blocks_address_and_ignores_attempts_without_ip),
         cmocka_unit_test(test_rule_user_ip_blocks_the_pair_only),
+        cmocka_unit_test(test_rule_ip_keys_an_ipv6_address_by_its_64_network),
+        cmocka_unit_test(test_ip_rules_of_different_prefixes_keep_their_own_keys),
         cmocka_unit_test(test_block_of_one_rule_makes_attempt_blocked_for_every_rule),
         cmocka_unit_test(test_loaded_block_blocks_and_escalates_like_a_decided_one),
         cmocka_unit_test(test_loaded_block_clears_window_up_to_since),

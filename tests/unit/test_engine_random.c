@@ -382,6 +382,7 @@ static void rule_set(lg_rule_conf *r, const char *name, lg_rule_key key, uint32_
     r->block_for_ms = block_for_ms;
     r->reset_on_success = reset;
     r->keys_max = 512;
+    r->ipv6_prefix = 128; /* the reference keys an address by its text (all canonical) */
 }
 
 static void make_attempt(const scenario *sc, int64_t *clock, int64_t max_window, int64_t max_block,
