@@ -272,8 +272,11 @@ bool lg_reporters_cache_check(lg_reporters_cache *c, const char *key, size_t len
         if (now_ms - atomic_load_explicit(&sl->use_ms, memory_order_relaxed) >=
             LG_REPORTER_TOUCH_MS)
             atomic_store_explicit(&sl->use_ms, now_ms, memory_order_relaxed);
-        if (name != NULL && name_len > 0)
-            snprintf(name, name_len, "%s", sl->name);
+        if (name != NULL && name_len > 0) { /* no snprintf: this is on every report */
+            size_t n = strnlen(sl->name, name_len - 1);
+            memcpy(name, sl->name, n);
+            name[n] = '\0';
+        }
     }
     pthread_rwlock_unlock(&c->lock);
     return found;
