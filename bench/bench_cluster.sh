@@ -41,6 +41,9 @@ LG_BUILD_DIR=$BUILD "$ROOT/deploy/cluster.sh" up --dir "$WORK/cluster" --port "$
     { cat "$WORK/up.log"; exit 1; }
 CL=$WORK/cluster
 DB=$CL/store.db
+# deploy/cluster.sh made the reporter key POST /v1/attempts needs (loadgen reads it here)
+LG_REPORTER_KEY=$(cat "$CL/reporter.key")
+export LG_REPORTER_KEY
 python3 -c 'import json; print(json.dumps(["bench-%05d" % i for i in range(50000)]))' >"$WORK/users.json"
 
 cpu_ticks() { # pid -> utime+stime in clock ticks (all threads)
@@ -118,11 +121,12 @@ fi
 echo
 echo "## block propagation: 5th failure at api-1 -> first 423 at api-2, $PROP_USERS users"
 python3 - "$ROOT/tests/e2e" "$((PORT + 1))" "$((PORT + 2))" "$PROP_USERS" <<'EOF'
+import os
 import sys
 sys.path.insert(0, sys.argv[1])
 import clusterlib
 lat = clusterlib.block_propagation(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
-                                   prefix="bench")
+                                   os.environ["LG_REPORTER_KEY"], prefix="bench")
 ms = [1000 * x for x in lat]
 print("users=%d p50=%.1f ms p90=%.1f ms p99=%.1f ms max=%.1f ms" % (
     len(ms), clusterlib.percentile(ms, 50), clusterlib.percentile(ms, 90),

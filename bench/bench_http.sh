@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench_http.sh [SECONDS] - HTTP figures of `loginguard run` (release build), measured with
 # both `loginguard loadgen --json` and wrk, on loopback, load generator on the same cores:
-#   1. POST /v1/attempts                        req/s, p99   (target >= 60k req/s)
+#   1. POST /v1/attempts (reporter key)         req/s, p99   (target >= 60k req/s)
 #   2. POST /v1/login of a blocked user (423)   req/s, p99   (target >= 60k req/s)
 #   3. POST /v1/login, right password           logins/s vs bench_pwhash on as many
 #                                               threads as workers (target >= 90 %)
@@ -35,6 +35,9 @@ jwt_secret = bench-secret-0123456789abcdef0123456789abcdef
 workers = $WORKERS
 CONF
 printf 'correct horse battery staple\n' | "$LG" users add bench_login --db "$WORK/lg.db" --config "$WORK/lg.conf" >/dev/null
+# POST /v1/attempts needs a reporter key: loadgen and wrk's script read it from here
+LG_REPORTER_KEY=$("$LG" keys add bench --db "$WORK/lg.db" --config "$WORK/lg.conf" 2>/dev/null)
+export LG_REPORTER_KEY
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 "$LG" run --config "$WORK/lg.conf" --db "$WORK/lg.db" --port "$PORT" > "$WORK/blocks.jsonl" 2> "$WORK/run.log" &
@@ -87,8 +90,10 @@ cat > "$WORK/attempts.lua" <<'LUA'
 local reqs = {}
 local n = 0
 init = function(args)
+  local headers = {["Content-Type"] = "application/json",
+                   ["Authorization"] = "Bearer " .. os.getenv("LG_REPORTER_KEY")}
   for i = 0, 99999 do
-    reqs[i + 1] = wrk.format("POST", "/v1/attempts", {["Content-Type"] = "application/json"},
+    reqs[i + 1] = wrk.format("POST", "/v1/attempts", headers,
       string.format('{"user":"bench%d","ip":"10.0.%d.%d","ok":true}', i, i % 250, i % 200))
   end
 end
@@ -113,7 +118,7 @@ LUA
 echo "loginguard HTTP bench: $SECS s per run, $CONNS connections, workers=$WORKERS, $(nproc) cores shared with the load generator"
 echo "server: $LG run --config $WORK/lg.conf (port $PORT)"
 echo
-echo "1. POST /v1/attempts   (wrk -t1 -c$CONNS -d${SECS}s --latency -s attempts.lua: 100k users, ok=true;"
+echo "1. POST /v1/attempts with a reporter key   (wrk -t1 -c$CONNS -d${SECS}s --latency -s attempts.lua: 100k users, ok=true;"
 echo "   loadgen --endpoint attempts: the 200 ids of data/ids.json, so many answers are 423)"
 wrk_run attempts "$WORK/attempts.lua" "$CONNS"
 loadgen_run attempts --endpoint attempts --users "$ROOT/data/ids.json" --scenario random
@@ -121,7 +126,7 @@ loadgen_run attempts --endpoint attempts --users "$ROOT/data/ids.json" --scenari
 echo
 echo "2. POST /v1/login of a blocked user   (wrk ... -s blocked.lua; loadgen --users ['bench_victim'])"
 for i in 1 2 3 4 5; do
-    curl -s -o /dev/null -H 'Content-Type: application/json' \
+    curl -s -o /dev/null -H 'Content-Type: application/json' -H "Authorization: Bearer $LG_REPORTER_KEY" \
         -d "{\"user\":\"bench_victim\",\"ip\":\"203.0.113.9\",\"ok\":false}" "$URL/v1/attempts"
 done
 for _ in $(seq 1 100); do

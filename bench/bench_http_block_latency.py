@@ -1,6 +1,7 @@
 """bench_http_block_latency.py PORT [USERS] - block latency of a running loginguard.
 
-For each of USERS fresh users: 5 failures through POST /v1/attempts (no password work),
+For each of USERS fresh users: 5 failures through POST /v1/attempts (no password work;
+reported with the reporter key in $LG_REPORTER_KEY, from `loginguard keys add`),
 then the same request again and again until it is refused with 423. The latency is from
 the response to the 5th failure to the first 423: the detector's decision, the block's
 trip over lg.blocks and into the API's cache. Prints p50/p90/p99/max in ms, one line of
@@ -13,14 +14,21 @@ import sys
 import time
 
 
+HEADERS = {"Content-Type": "application/json",
+           "Authorization": "Bearer " + os.environ.get("LG_REPORTER_KEY", "")}
+
+
 def post(conn, body):
-    conn.request("POST", "/v1/attempts", body=body, headers={"Content-Type": "application/json"})
+    conn.request("POST", "/v1/attempts", body=body, headers=HEADERS)
     r = conn.getresponse()
     r.read()
     return r.status
 
 
 def main():
+    if not os.environ.get("LG_REPORTER_KEY"):
+        sys.exit("bench_http_block_latency: set LG_REPORTER_KEY to a reporter key "
+                 "(loginguard keys add NAME --db STORE)")
     port = int(sys.argv[1])
     users = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)

@@ -7,10 +7,10 @@
 #   deploy/cluster.sh down [--dir DIR]                SIGTERM, then SIGKILL after a bound
 #
 # DIR (default /tmp/loginguard-cluster) holds pids/, logs/, bootstrap, the store, the JWT
-# secret and the APIs' api.conf; PORT (default 8000) is HAProxy's, the APIs take
-# PORT+1..PORT+3. Binaries come from LG_BUILD_DIR (default build/). `up` is safe to re-run:
-# it starts only what is not running (everything, store included, if the mock Kafka itself
-# is gone).
+# secret, the APIs' api.conf and the reporter key for POST /v1/attempts (reporter.key,
+# mode 0600); PORT (default 8000) is HAProxy's, the APIs take PORT+1..PORT+3. Binaries
+# come from LG_BUILD_DIR (default build/). `up` is safe to re-run: it starts only what is
+# not running (everything, store included, if the mock Kafka itself is gone).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,11 +43,13 @@ HAProxy (deploy/haproxy.cfg) in front of them, all sharing one SQLite store.
 
   up       start what is not running (all of it, with a fresh store, if Kafka is not),
            wait until every part is ready, print the status
-           (demo users from data/demo-users.tsv plus 'admin', password in DIR/admin.password)
+           (demo users from data/demo-users.tsv plus 'admin', password in DIR/admin.password;
+           a reporter key for POST /v1/attempts in DIR/reporter.key)
   status   each process (pid, alive) and each API's /healthz; exit 1 if anything is down
   down     stop everything: SIGTERM, SIGKILL after ${STOP_TIMEOUT_S}s; keeps DIR's logs and store
 
-  --dir DIR    state directory (default $DIR): pids/, logs/, bootstrap, store.db
+  --dir DIR    state directory (default $DIR): pids/, logs/, bootstrap, store.db,
+               admin.password, reporter.key
   --port PORT  HAProxy's port (default $PORT); APIs listen on PORT+1..PORT+$N_API
   -h, --help   this text
 
@@ -199,6 +201,18 @@ register_users() {
     echo done >"$DIR/users.done"
 }
 
+# POST /v1/attempts takes only reporters: one key for the operator's own reporters,
+# shown nowhere but in a file only its owner reads
+make_reporter_key() {
+    local key
+    # the file was lost but the store kept: replace the key nobody can show any more
+    "$LG" keys delete reporter --db "$DB" >/dev/null 2>&1 || true
+    key=$("$LG" keys add reporter --db "$DB")
+    (umask 077 && printf '%s\n' "$key" >"$DIR/reporter.key")
+    echo "cluster.sh: reporter key for POST /v1/attempts saved in $DIR/reporter.key (mode 0600):" \
+        "curl -H \"Authorization: Bearer \$(cat $DIR/reporter.key)\" ..." >&2
+}
+
 cmd_up() {
     local name i bus
     [ -x "$LG" ] || die "$LG not found: build first (make build, or set LG_BUILD_DIR)"
@@ -224,7 +238,8 @@ cmd_up() {
             port_busy $((PORT + i)) && die "port $((PORT + i)) is in use (choose --port)"
         done
         echo "$PORT" >"$DIR/port"
-        rm -f "$DB" "$DB-wal" "$DB-shm" "$DIR/users.done" "$DIR/bootstrap" "$PIDS"/*
+        rm -f "$DB" "$DB-wal" "$DB-shm" "$DIR/users.done" "$DIR/reporter.key" "$DIR/bootstrap" \
+            "$PIDS"/*
         for name in $(names); do
             [ -f "$LOGS/$name.log" ] && mv "$LOGS/$name.log" "$LOGS/$name.log.prev"
         done
@@ -243,6 +258,7 @@ cmd_up() {
     fi
     export LG_JWT_SECRET
     [ -s "$DIR/users.done" ] || { echo "registering users in $DB"; register_users; }
+    [ -s "$DIR/reporter.key" ] || make_reporter_key
 
     for i in $(seq 1 $N_DET); do
         alive "detector-$i" && continue
@@ -278,6 +294,7 @@ cmd_up() {
     echo
     echo "ready: http://127.0.0.1:$PORT  (try: curl -s http://127.0.0.1:$PORT/healthz)"
     echo "users: data/demo-users.tsv; admin password in $DIR/admin.password"
+    echo "reporter key (POST /v1/attempts): $DIR/reporter.key"
 }
 
 # --- status ----------------------------------------------------------------------------

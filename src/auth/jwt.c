@@ -2,9 +2,10 @@
  * jwt.c - HS256 session tokens on libjwt 1.10 with the checks libjwt leaves to us
  * (../shared/research/libs.md §3): a key is always passed to jwt_decode (NULL means "no
  * verification"), the algorithm is pinned to HS256 after decoding (the token picks it,
- * so an HS512 or "none" token must not pass), exp is compared with now here (1.10 never
- * looks at it), and integer claims are read through errno (jwt_get_grant_int's only
- * error channel). Tokens over LG_JWT_MAX are refused before libjwt parses anything.
+ * so an HS512 or "none" token must not pass), exp and nbf are compared with now here
+ * (1.10 never looks at them), a crit header is refused (1.10 ignores it), and integer
+ * claims are read through errno (jwt_get_grant_int's only error channel). Tokens over
+ * LG_JWT_MAX are refused before libjwt parses anything.
  */
 #include "auth/jwt.h"
 
@@ -164,6 +165,29 @@ static int claim_str(jwt_t *t, const char *name, char *out, size_t max)
     return 0;
 }
 
+/* Is name a member of the header (grant = false) or the claims, whatever its type? */
+static bool member_present(jwt_t *t, const char *name, bool grant)
+{
+    char *json = grant ? jwt_get_grants_json(t, name) : jwt_get_headers_json(t, name);
+    bool present = json != NULL;
+
+    free(json); /* json_dumps output; libjwt 1.10 has no allocator of its own */
+    return present;
+}
+
+/* nbf, when present, must be an integer not after now_s: a token is valid for the
+ * seconds [nbf, exp). Absent is fine: ours carry none. */
+static int check_nbf(jwt_t *t, int64_t now_s)
+{
+    int64_t nbf;
+
+    if (!member_present(t, "nbf", true))
+        return 0;
+    if (claim_int(t, "nbf", &nbf) != 0 || nbf > now_s)
+        return LG_EAUTH;
+    return 0;
+}
+
 int lg_jwt_verify(const lg_jwt *j, const char *token, size_t len, int64_t now_s,
                   lg_jwt_claims *out)
 {
@@ -186,6 +210,10 @@ int lg_jwt_verify(const lg_jwt *j, const char *token, size_t len, int64_t now_s,
     /* The token names its algorithm and libjwt obeys it; only HS256 is ours. */
     if (jwt_get_alg(t) != JWT_ALG_HS256)
         goto done;
+    /* RFC 7515 4.1.11: crit names extensions the recipient must understand or refuse
+     * the token; we implement none, so any crit (even empty or malformed) is refused */
+    if (member_present(t, "crit", false))
+        goto done;
     if (claim_str(t, "sub", c.sub, LG_USER_MAX) != 0)
         goto done;
     if (claim_str(t, "jti", c.jti, sizeof c.jti - 1) != 0)
@@ -202,6 +230,8 @@ int lg_jwt_verify(const lg_jwt *j, const char *token, size_t len, int64_t now_s,
         rc = LG_EEXPIRED;
         goto done;
     }
+    if (check_nbf(t, now_s) != 0)
+        goto done; /* not valid yet: forged, or a clock far off; either way refused */
     *out = c;
     rc = 0;
 done:

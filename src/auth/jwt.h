@@ -5,7 +5,8 @@
  *
  * Claims: sub (user), iat, exp (iat + ttl), jti (random, 128 bits hex), role
  * ("user"|"admin"). Verification rejects alg none, any algorithm but HS256, a bad
- * signature, a missing or expired exp, a missing sub. Any instance holding the same
+ * signature, a missing or expired exp, an nbf still ahead (or not an integer), a crit
+ * header (we implement no extension), a missing sub. Any instance holding the same
  * secret verifies any instance's token. Thread-safe: lg_jwt is read-only after _new.
  */
 #ifndef LG_JWT_H
@@ -41,7 +42,7 @@ int lg_jwt_issue(const lg_jwt *j, const char *sub, lg_role role, int64_t now_s, 
                  size_t buf_len, lg_jwt_claims *claims_out /* may be NULL */);
 
 /* Verifies token (len bytes) at now_s. 0 and *out on success; LG_EAUTH for anything
- * forged or malformed, LG_EEXPIRED when exp <= now_s. */
+ * forged or malformed, or not valid yet (nbf > now_s); LG_EEXPIRED when exp <= now_s. */
 int lg_jwt_verify(const lg_jwt *j, const char *token, size_t len, int64_t now_s,
                   lg_jwt_claims *out);
 

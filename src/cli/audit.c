@@ -5,12 +5,15 @@
  *                 until or permanent, level, rule, reason), oldest first; a table for
  *                 people, or JSON lines with --json (the event formats of DESIGN.md);
  *   --all         every attempt as JSON lines ordered by ts: input for `replay`, which
- *                 is how tests compare a cluster's blocks with a single replay.
+ *                 is how tests compare a cluster's blocks with a single replay;
+ *   --actions     the operator actions (unblock, key_add, key_delete) with their actor,
+ *                 oldest first; a table, or JSON lines with --json.
  *
  * The store is only read: a missing SQLite file is an error, never created empty.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +32,13 @@ typedef struct audit_opts {
     const char *config;
     const char *db;
     size_t limit; /* 0 = LG_AUDIT_ROWS_MAX */
-    bool all, json;
+    bool all, actions, json;
 } audit_opts;
 
 typedef struct audit_out {
     bool json;
     int section;  /* 0 none yet, 1 attempts, 2 blocks: a header when it changes */
-    uint64_t attempts, blocks;
+    uint64_t attempts, blocks, actions;
     int status;   /* LG_ETOOBIG when an event could not be encoded */
 } audit_out;
 
@@ -43,16 +46,21 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: loginguard audit --user NAME [--db PATH] [--limit N] [--json] [--config F]\n"
-        "       loginguard audit --all [--db PATH] [--config F]\n\n"
+        "       loginguard audit --all [--db PATH] [--config F]\n"
+        "       loginguard audit --actions [--db PATH] [--limit N] [--json] [--config F]\n\n"
         "Reads the audit store. --user lists the user's attempts (time in UTC, ip, outcome,\n"
         "src, id) and blocks (since, until or permanent, level, rule, reason), oldest\n"
         "first; --json writes them as JSON lines (attempt and block events). --all writes\n"
-        "every attempt as JSON lines ordered by ts, ready for `loginguard replay`.\n\n"
+        "every attempt as JSON lines ordered by ts, ready for `loginguard replay`.\n"
+        "--actions lists the operator actions (unblock, key_add, key_delete: time, actor,\n"
+        "action, target, detail), oldest first; --json writes JSON lines\n"
+        "{\"ts\",\"actor\",\"action\",\"target\",\"detail\"}.\n\n"
         "  --user NAME   the user to show\n"
         "  --all         every attempt, as JSON lines\n"
+        "  --actions     the operator actions\n"
         "  --db PATH     the store (default: [store] url of the configuration,\n"
         "                loginguard.db); it must exist\n"
-        "  --limit N     at most N attempts (1..%d, default %d)\n"
+        "  --limit N     at most N attempts or actions (1..%d, default %d)\n"
         "  --json        JSON lines instead of a table\n"
         "  --config F    configuration file\n"
         "  -h, --help    this text\n\n"
@@ -64,6 +72,7 @@ static int parse_args(int argc, char **argv, audit_opts *o)
 {
     static const struct option longopts[] = {
         {"user", required_argument, NULL, 'u'}, {"all", no_argument, NULL, 'a'},
+        {"actions", no_argument, NULL, 'A'},
         {"db", required_argument, NULL, 'd'},   {"limit", required_argument, NULL, 'l'},
         {"json", no_argument, NULL, 'j'},       {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
@@ -79,6 +88,7 @@ static int parse_args(int argc, char **argv, audit_opts *o)
         switch (c) {
         case 'u': o->user = optarg; break;
         case 'a': o->all = true; break;
+        case 'A': o->actions = true; break;
         case 'd': o->db = optarg; break;
         case 'j': o->json = true; break;
         case 'c': o->config = optarg; break;
@@ -100,8 +110,9 @@ static int parse_args(int argc, char **argv, audit_opts *o)
         fprintf(stderr, "loginguard audit: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if ((o->user == NULL) == !o->all) {
-        fprintf(stderr, "loginguard audit: give exactly one of --user NAME or --all\n");
+    if ((o->user != NULL) + o->all + o->actions != 1) {
+        fprintf(stderr, "loginguard audit: give exactly one of --user NAME, --all or "
+                        "--actions\n");
         usage(stderr);
         return 2;
     }
@@ -183,6 +194,32 @@ static void on_block(void *opaque, const lg_block *b)
            b->ip[0] ? "  ip=" : "", b->ip);
 }
 
+static void on_action(void *opaque, const lg_action_rec *a)
+{
+    audit_out *o = opaque;
+    char when[48];
+
+    o->actions++;
+    if (o->json) {
+        json_t *doc = json_pack("{s:I,s:s,s:s,s:s,s:s}", "ts", (json_int_t)a->ts_ms, "actor",
+                                a->actor, "action", a->action, "target", a->target, "detail",
+                                a->detail);
+        char *line = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_line(o, line != NULL ? (int)strlen(line) : -1, line);
+        free(line);
+        json_decref(doc);
+        return;
+    }
+    if (o->section != 3) {
+        printf("operator actions:\n  %-24s  %-24s  %-10s  %-24s  %s\n", "time (UTC)", "actor",
+               "action", "target", "detail");
+        o->section = 3;
+    }
+    iso_time(a->ts_ms, when, sizeof when);
+    printf("  %-24s  %-24s  %-10s  %-24s  %s\n", when, a->actor, a->action, a->target,
+           a->detail);
+}
+
 /* The store url to read: --db, else the configuration's. Returns 0 or the exit status. */
 static int store_url(const audit_opts *o, char *url, size_t len)
 {
@@ -244,6 +281,8 @@ int lg_cmd_audit(int argc, char **argv)
     out.json = opts.json || opts.all;
     if (opts.all)
         rc = lg_store_attempts_each(store, on_attempt, &out);
+    else if (opts.actions)
+        rc = lg_store_actions_each(store, opts.limit, on_action, &out);
     else
         rc = lg_store_audit(store, opts.user, opts.limit, on_attempt, on_block, &out);
     lg_store_close(store);
@@ -253,7 +292,9 @@ int lg_cmd_audit(int argc, char **argv)
         fprintf(stderr, "loginguard audit: reading '%s': %s\n", url, lg_strerror(rc));
         return 1;
     }
-    if (!out.json && out.attempts == 0 && out.blocks == 0)
+    if (!out.json && opts.actions && out.actions == 0)
+        printf("no operator actions recorded\n");
+    else if (!out.json && !opts.actions && out.attempts == 0 && out.blocks == 0)
         printf("no attempts or blocks recorded for '%s'\n", opts.user);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "loginguard audit: writing stdout: %s\n", strerror(errno));

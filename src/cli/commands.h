@@ -13,6 +13,7 @@ int lg_cmd_api(int argc, char **argv);
 int lg_cmd_detector(int argc, char **argv);
 int lg_cmd_loadgen(int argc, char **argv);
 int lg_cmd_users(int argc, char **argv);
+int lg_cmd_keys(int argc, char **argv);
 int lg_cmd_audit(int argc, char **argv);
 int lg_cmd_config(int argc, char **argv);
 

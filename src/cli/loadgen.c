@@ -68,6 +68,9 @@ static void usage(FILE *out)
         "                       stuffing: one ip walking through the ids, 1/10 random\n"
         "  --endpoint E         login: POST /v1/login {user,password,ip} (default)\n"
         "                       attempts: POST /v1/attempts {user,ip,ok}, no password hashing\n"
+        "  --key KEY            attempts: send \"Authorization: Bearer KEY\", a reporter key\n"
+        "                       (loginguard keys add) or an admin token; default: the\n"
+        "                       environment's LG_REPORTER_KEY (which keeps it out of ps)\n"
         "  --timeout S          seconds to wait for a connect or a response (default 10)\n"
         "  --seed N             random seed (default: from the clock; printed in the report)\n"
         "  --json               print the report as one JSON object on stdout\n"
@@ -255,7 +258,34 @@ static const char *default_data(const char *name, char *buf, size_t len)
     return buf;
 }
 
+/* The bearer credential into conf->key: NULL or "" is none; otherwise 1..
+ * LG_LOADGEN_KEY_MAX visible ASCII bytes (it goes into a header line as is). */
+static int parse_key(const char *key, const char *from, lg_loadgen_conf *conf)
+{
+    size_t len = key != NULL ? strlen(key) : 0;
+
+    conf->key[0] = '\0';
+    if (len == 0)
+        return 0;
+    if (len > LG_LOADGEN_KEY_MAX) {
+        fprintf(stderr, "loginguard loadgen: %s is longer than %d bytes\n", from,
+                LG_LOADGEN_KEY_MAX);
+        return LG_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c <= 0x20 || c >= 0x7f) { /* no CR/LF, space or control: one header line */
+            fprintf(stderr, "loginguard loadgen: %s holds a byte 0x%02x that cannot go "
+                            "into a header (visible ASCII only)\n", from, c);
+            return LG_EINVAL;
+        }
+    }
+    memcpy(conf->key, key, len + 1);
+    return 0;
+}
+
 typedef struct opts {
+    const char *key; /* --key */
     const char *users;
     const char *passwords;
     bool have_duration;
@@ -266,7 +296,7 @@ typedef struct opts {
 
 enum { OPT_URL = 1, OPT_RATE, OPT_DURATION, OPT_REQUESTS, OPT_CONNECTIONS, OPT_THREADS,
        OPT_USERS, OPT_PASSWORDS, OPT_SCENARIO, OPT_ENDPOINT, OPT_TIMEOUT, OPT_SEED, OPT_JSON,
-       OPT_QUIET, OPT_HELP };
+       OPT_QUIET, OPT_KEY, OPT_HELP };
 
 static const struct option long_opts[] = {
     {"url", required_argument, NULL, OPT_URL},
@@ -283,6 +313,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"key", required_argument, NULL, OPT_KEY},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -348,6 +379,7 @@ static int parse_args(int argc, char **argv, lg_loadgen_conf *conf, opts *o)
             break;
         case OPT_JSON: conf->json = true; break;
         case OPT_QUIET: conf->quiet = true; break;
+        case OPT_KEY: o->key = optarg; break;
         case OPT_HELP: usage(stdout); return 1;
         default:
             fprintf(stderr, "loginguard loadgen: unknown or incomplete option '%s'\n",
@@ -372,6 +404,17 @@ static int parse_args(int argc, char **argv, lg_loadgen_conf *conf, opts *o)
     }
     if (!o->have_duration && !o->have_requests)
         conf->duration_s = 10;
+    if (o->key != NULL && conf->endpoint != LG_LOADGEN_ATTEMPTS) {
+        fprintf(stderr, "loginguard loadgen: --key applies to --endpoint attempts only "
+                        "(/v1/login is public)\n");
+        return LG_EINVAL;
+    }
+    if (parse_key(o->key != NULL ? o->key : getenv("LG_REPORTER_KEY"),
+                  o->key != NULL ? "--key" : "LG_REPORTER_KEY", conf) != 0)
+        return LG_EINVAL;
+    if (conf->endpoint == LG_LOADGEN_ATTEMPTS && conf->key[0] == '\0')
+        fprintf(stderr, "loginguard loadgen: no --key nor LG_REPORTER_KEY: the API answers "
+                        "401 to unauthenticated reports\n");
     return parse_url(url, conf);
 }
 

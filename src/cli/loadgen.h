@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "cli/loadgen_hist.h"
+#include "core/limits.h"
 
 /* --- bounds ---------------------------------------------------------------------- */
 /* keep-alive connections in one run: an fd each; far past what one box can load */
@@ -35,6 +36,8 @@
 #define LG_LOADGEN_FILE_MAX (64 * 1024 * 1024)
 /* host part of --url */
 #define LG_LOADGEN_HOST_MAX 256
+/* --key / LG_REPORTER_KEY: a reporter key (47 bytes) or an admin JWT */
+#define LG_LOADGEN_KEY_MAX LG_JWT_MAX
 /* per-request timeout cap, seconds (default 10) */
 #define LG_LOADGEN_TIMEOUT_S_MAX 3600
 /* run length cap, seconds: a day; longer runs are soak tests with their own tooling */
@@ -44,6 +47,8 @@
 #define LG_LOADGEN_BACKOFF_MAX_NS (1000LL * 1000 * 1000)
 
 _Static_assert(LG_LOADGEN_BODY_MAX_OUT < LG_LOADGEN_REQ_MAX, "a body fits in a request");
+_Static_assert(LG_LOADGEN_BODY_MAX_OUT + LG_LOADGEN_KEY_MAX + 512 < LG_LOADGEN_REQ_MAX,
+               "a body and an Authorization header fit in a request");
 
 typedef enum { LG_LOADGEN_RANDOM, LG_LOADGEN_BRUTEFORCE, LG_LOADGEN_STUFFING } lg_loadgen_scenario;
 typedef enum { LG_LOADGEN_LOGIN, LG_LOADGEN_ATTEMPTS } lg_loadgen_endpoint;
@@ -54,6 +59,7 @@ typedef struct lg_loadgen_workload lg_loadgen_workload;
 typedef struct lg_loadgen_conf {
     char url[LG_LOADGEN_HOST_MAX + 64];
     char host_header[LG_LOADGEN_HOST_MAX + 8]; /* "host:port" as in the URL */
+    char key[LG_LOADGEN_KEY_MAX + 1]; /* bearer of /v1/attempts ("": none) */
     struct sockaddr_storage addr;
     socklen_t addr_len;
     double rate;            /* requests/s over all threads; 0 = as fast as possible */

@@ -566,10 +566,14 @@ void *lg_loadgen_worker_run(void *arg)
     L->idle_head = -1;
     L->issuing = true;
     L->interval_ns = w->rate > 0 ? 1e9 / w->rate : 0;
+    /* the key goes out on the attempts endpoint only: /v1/login is public */
+    bool auth = w->conf->endpoint == LG_LOADGEN_ATTEMPTS && w->conf->key[0] != '\0';
     int head = snprintf(L->req, sizeof L->req,
                         "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: loginguard-loadgen\r\n"
-                        "Content-Type: application/json\r\nContent-Length: ",
-                        lg_loadgen_workload_path(w->conf->workload), w->conf->host_header);
+                        "%s%s%sContent-Type: application/json\r\nContent-Length: ",
+                        lg_loadgen_workload_path(w->conf->workload), w->conf->host_header,
+                        auth ? "Authorization: Bearer " : "", auth ? w->conf->key : "",
+                        auth ? "\r\n" : "");
     lg_assert(head > 0 && (size_t)head + 24 + LG_LOADGEN_BODY_MAX_OUT <= sizeof L->req);
     L->head_len = (size_t)head;
     lg_loadgen_rng_seed(&L->rng, w->conf->seed + (uint64_t)w->index * UINT64_C(0x9e3779b9));

@@ -22,6 +22,7 @@ static const lg_command commands[] = {
     {"detector", lg_cmd_detector, "the detector role as its own process (--bus kafka://...)"},
     {"loadgen", lg_cmd_loadgen, "drive the HTTP API with random logins; report latency"},
     {"users", lg_cmd_users, "add, list or delete API users (argon2id passwords)"},
+    {"keys", lg_cmd_keys, "add, list or delete reporter keys (callers of /v1/attempts)"},
     {"audit", lg_cmd_audit, "list a user's attempts and blocks from the audit store"},
     {"config", lg_cmd_config, "print the effective configuration"},
 };

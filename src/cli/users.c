@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "auth/users.h"
+#include "cli/cli_store.h"
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -26,7 +27,6 @@
 #include "core/limits.h"
 #include "store/store.h"
 
-#define ERR_MAX 512
 
 static void usage(FILE *out)
 {
@@ -323,21 +323,12 @@ int lg_cmd_users(int argc, char **argv)
         return prc == 1 ? 0 : 2;
 
     static lg_config cfg; /* large (URLs, secrets): keep it off the stack */
-    char err[ERR_MAX];
-    /* defaults, file, environment: a bad value in any is a configuration error (2),
-     * as in the other commands */
-    if (lg_config_load(&cfg, o.config, err, sizeof err) != 0) {
-        fprintf(stderr, "loginguard users %s: %s\n", o.action, err);
-        return 2;
-    }
-    const char *db = o.db != NULL ? o.db : cfg.store_url;
-
+    char what[32];
     lg_store *s = NULL;
-    if (lg_store_open(db, &s, err, sizeof err) != 0) {
-        fprintf(stderr, "loginguard users %s: cannot open store '%s': %s\n", o.action, db, err);
-        lg_store_close(s);
-        return 1;
-    }
+    snprintf(what, sizeof what, "users %s", o.action);
+    int orc = lg_cli_store_open(what, o.config, o.db, &cfg, &s);
+    if (orc != 0)
+        return orc;
     int rc;
     if (strcmp(o.action, "add") == 0)
         rc = cmd_add(&o, &cfg, s);

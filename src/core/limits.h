@@ -61,6 +61,28 @@
 /* rows returned by one audit query. */
 #define LG_AUDIT_ROWS_MAX 100000
 
+/* --- reporters and operator actions --------------------------------------------- */
+/* a reporter key's name ("haproxy-1"): ASCII [A-Za-z0-9._-], short enough for a column */
+#define LG_REPORTER_NAME_MAX 64
+/* reporter keys one store holds: reporters are services (a few dozen); each API keeps
+ * all of them in memory, in a table of twice this many slots at most */
+#define LG_REPORTER_KEYS_MAX 4096
+/* how often each API re-reads the keys from the store: a deleted key stops working and
+ * a new one starts within about this (plus one store read) */
+#define LG_REPORTER_REFRESH_MS 1000
+/* a key's last use is noted in memory at most once per this, so the I/O threads do not
+ * all write one cache line per request; `keys list` shows seconds anyway */
+#define LG_REPORTER_TOUCH_MS 1000
+/* who did an operator action, "kind:name": "jwt:" + a user, "key:" + a reporter name,
+ * "cli:" + a login name (truncated to fit) */
+#define LG_ACTOR_MAX 192
+/* an action's name ("unblock", "key_add", "key_delete") */
+#define LG_ACTION_NAME_MAX 32
+/* what it acted on: a user, a block key or a reporter name */
+#define LG_ACTION_TARGET_MAX LG_KEY_MAX
+/* free text about it ("was_blocked=true") */
+#define LG_ACTION_DETAIL_MAX 256
+
 /* --- replay ---------------------------------------------------------------------- */
 /* one input line; longer lines are reported and skipped without being buffered. */
 #define LG_LINE_MAX 65536
@@ -100,5 +122,7 @@ _Static_assert(LG_KEY_MAX < LG_EVENT_JSON_MAX, "a key must fit in an event");
 _Static_assert(LG_EVENT_JSON_MAX <= LG_BUS_MSG_MAX, "an event must fit in a bus message");
 _Static_assert(LG_KEYS_MAX_DEFAULT <= LG_KEYS_MAX_CAP, "default within cap");
 _Static_assert(LG_WORKER_QUEUE_MAX_DEFAULT <= LG_POOL_QUEUE_MAX_CAP, "default within cap");
+_Static_assert(LG_ACTOR_MAX >= 4 + LG_USER_MAX, "an actor holds \"jwt:\" and any user");
+_Static_assert(LG_ACTION_TARGET_MAX >= LG_REPORTER_NAME_MAX, "a target holds a key name");
 
 #endif

@@ -2,8 +2,8 @@
  * api.c - the API role's life cycle, routing, blocklist feed and metrics, and the
  * helpers its endpoints share (api_login.c, api_admin.c).
  *
- * Start order: metrics, blocklist, users, jwt, the lg.blocks reader, the worker pool,
- * and the HTTP server last, so no request ever sees a half-built role. Stop order is the
+ * Start order: metrics, blocklist, users, jwt, reporter keys, the lg.blocks reader, the
+ * worker pool, and the HTTP server last, so no request ever sees a half-built role. Stop order is the
  * reverse: the HTTP server drains first (requests in flight still need the pool and the
  * bus), then the pool runs what is queued, then the bus is flushed.
  */
@@ -746,6 +746,16 @@ int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out
                  LG_JWT_SECRET_MIN, lg_strerror(rc));
         goto fail;
     }
+    /* loaded before the server listens: a reporter is never refused while we start */
+    rc = lg_reporters_cache_new(&a->reporters);
+    if (rc != 0) {
+        snprintf(err, err_len, "api: cannot create the reporter keys cache: %s",
+                 lg_strerror(rc));
+        goto fail;
+    }
+    rc = lg_reporters_cache_start(a->reporters, cfg->store_url, err, err_len);
+    if (rc != 0)
+        goto fail;
     rc = lg_bus_consumer_new(bus, &sub, &a->blocks_consumer, err, err_len);
     if (rc != 0)
         goto fail;
@@ -828,6 +838,7 @@ void lg_api_free(lg_api *a)
     lg_bus_consumer_free(a->blocks_waiter);
     lg_bus_consumer_free(a->blocks_consumer);
     pthread_mutex_destroy(&a->feed_lock);
+    lg_reporters_cache_free(a->reporters); /* writes the last uses of the keys */
     lg_jwt_free(a->jwt);
     lg_users_free(a->users);
     lg_blocklist_free(a->blocklist);

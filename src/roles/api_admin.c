@@ -4,9 +4,15 @@
  * status and /metrics answer admins and clients in [http] admin_networks; /healthz is
  * open (load balancers check it).
  *
- * An unblock only publishes a tombstone on lg.blocks: the local cache, like every other
+ * An unblock is first recorded in the store's operator actions with its actor (the
+ * admin token's sub), on the worker pool (a store write never runs on an I/O thread),
+ * then published as a tombstone on lg.blocks: the local cache, like every other
  * instance's, drops the block when the tombstone comes back from the bus, so all
- * instances converge through one path.
+ * instances converge through one path. Recorded first: an unblock the audit log does
+ * not show must never happen (one it shows may still fail to publish: answered 503).
+ *
+ *   unblock: handler --defer, pool--> worker: action_put --publish--> done --> 200 | 503
+ *                                           \--> store failed --> 500
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +28,13 @@
 #define API_STATUS_BODY_MAX (6 * LG_USER_MAX + 256)
 
 typedef struct unblock_job {
+    lg_api *api;
     lg_http_req *req;
+    char user[LG_USER_MAX + 1]; /* from the path, validated */
+    size_t user_len;
     char user_json[6 * LG_USER_MAX + 1]; /* escaped for the answer */
     bool was_blocked;
+    lg_action_rec action; /* target = the user */
 } unblock_job;
 
 _Static_assert(sizeof(unblock_job) <= LG_HTTP_ARENA, "an unblock job fits a request's arena");
@@ -46,14 +56,13 @@ static bool path_user(lg_http_req *r, const char *user, size_t len)
     return false;
 }
 
-/* Verifies an admin token; answers 401/403 itself when it is not one. */
-static bool auth_admin(lg_api *a, lg_http_req *r)
+/* Verifies an admin token (its claims into *claims); answers 401/403 itself when it is
+ * not one. */
+static bool auth_admin(lg_api *a, lg_http_req *r, lg_jwt_claims *claims)
 {
-    lg_jwt_claims claims;
-
-    if (!lg_api__auth(a, r, &claims))
+    if (!lg_api__auth(a, r, claims))
         return false;
-    if (claims.role != LG_ROLE_ADMIN) {
+    if (claims->role != LG_ROLE_ADMIN) {
         lg_http_req_respond_error(r, LG_HTTP_E_FORBIDDEN, NULL);
         return false;
     }
@@ -74,7 +83,8 @@ static bool admin_or_network(lg_api *a, lg_http_req *r)
                                   "http.admin_networks");
         return false;
     }
-    return auth_admin(a, r);
+    lg_jwt_claims claims;
+    return auth_admin(a, r, &claims);
 }
 
 void lg_api__block_get(lg_api *a, lg_http_req *r, const char *user, size_t user_len)
@@ -145,10 +155,11 @@ static void blocks_out_add(void *opaque, const lg_block *b)
 void lg_api__blocks_list(lg_api *a, lg_http_req *r)
 {
     blocks_out o = {0};
+    lg_jwt_claims claims;
     char tail[96];
     int n;
 
-    if (!auth_admin(a, r))
+    if (!auth_admin(a, r, &claims))
         return;
     o.cap = 4096;
     o.buf = malloc(o.cap);
@@ -194,29 +205,64 @@ static void unblock_published(void *opaque, int status)
     lg_http_req_respond(job->req, 200, "application/json", body, (size_t)n);
 }
 
+/* Worker thread: records the unblock, then publishes it. thread_state is this worker's
+ * store handle. */
+static void unblock_work(void *thread_state, void *arg)
+{
+    unblock_job *job = arg;
+    lg_api *a = job->api;
+    int rc = lg_store_action_put(thread_state, &job->action);
+
+    if (rc != 0) {
+        lg_log(LG_ERROR, "api", "unblock user=%.64s actor=%s: cannot record it: %s",
+               job->user_json, job->action.actor, lg_strerror(rc));
+        lg_http_req_respond_error(job->req, LG_HTTP_E_INTERNAL,
+                                  "the unblock could not be recorded; nothing was unblocked");
+        return;
+    }
+    /* key = the user: the key of rule "user" blocks on lg.blocks (lg_block_key) */
+    rc = lg_bus_publish(a->bus, LG_TOPIC_BLOCKS, job->user, job->user_len, NULL, 0,
+                        LG_API_PUBLISH_WAIT_MS, unblock_published, job);
+    if (rc != 0) { /* done will not run: the job is still ours */
+        if (rc == LG_EFULL)
+            lg_metrics_counter_add(a->publish_full, 1);
+        lg_api__respond_overloaded(job->req, "the unblock could not be published");
+    }
+}
+
 void lg_api__unblock(lg_api *a, lg_http_req *r, const char *user, size_t user_len)
 {
+    lg_jwt_claims claims;
     lg_block b;
     unblock_job *job;
     int rc;
 
-    if (!auth_admin(a, r) || !path_user(r, user, user_len))
+    if (!auth_admin(a, r, &claims) || !path_user(r, user, user_len))
         return;
     job = lg_http_req_alloc(r, sizeof *job);
     lg_assert(job != NULL);
+    memset(job, 0, sizeof *job);
+    job->api = a;
     job->req = r;
     job->was_blocked = lg_api__blocked(a, user, "", lg_now_ms(), &b);
+    memcpy(job->user, user, user_len);
+    job->user[user_len] = '\0';
+    job->user_len = user_len;
     lg_http_json_escape(user, user_len, job->user_json, sizeof job->user_json);
-    lg_log(LG_INFO, "api", "unblock user=%.64s by admin", job->user_json);
+    job->action.ts_ms = lg_now_ms();
+    snprintf(job->action.actor, sizeof job->action.actor, "jwt:%s", claims.sub);
+    snprintf(job->action.action, sizeof job->action.action, "unblock");
+    _Static_assert(LG_ACTION_TARGET_MAX >= LG_USER_MAX, "a target holds any user");
+    memcpy(job->action.target, job->user, user_len + 1);
+    snprintf(job->action.detail, sizeof job->action.detail, "was_blocked=%s",
+             job->was_blocked ? "true" : "false");
+    lg_log(LG_INFO, "api", "unblock user=%.64s by actor=%s", job->user_json,
+           job->action.actor);
     lg_http_req_defer(r);
-    /* key = the user: the key of rule "user" blocks on lg.blocks (lg_block_key) */
-    rc = lg_bus_publish(a->bus, LG_TOPIC_BLOCKS, user, user_len, NULL, 0, 0,
-                        unblock_published, job);
-    if (rc != 0) {
-        if (rc == LG_EFULL)
-            lg_metrics_counter_add(a->publish_full, 1);
-        lg_api__respond_overloaded(r, "the unblock could not be published");
-    }
+    rc = lg_pool_submit(a->pool, unblock_work, job);
+    if (rc != 0)
+        lg_api__respond_overloaded(r, rc == LG_EFULL ? "too many jobs are waiting for a worker"
+                                                     : "the server is shutting down");
 }
 
 void lg_api__me(lg_api *a, lg_http_req *r)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "auth/jwt.h"
+#include "auth/reporters_cache.h"
 #include "auth/users.h"
 #include "bus/bus.h"
 #include "core/addr.h"
@@ -88,6 +89,7 @@ struct lg_api {
 
     lg_users *users;
     lg_jwt *jwt;
+    lg_reporters_cache *reporters; /* keys that may call POST /v1/attempts */
     lg_blocklist *blocklist;
     lg_gate *gate; /* NULL when rule user is off or its threshold is beyond the gate */
     lg_pool *pool;
@@ -188,5 +190,11 @@ void lg_api__respond_overloaded(lg_http_req *r, const char *detail);
 /* Verifies "Authorization: Bearer <jwt>". Answers 401 itself and returns false when
  * the token is missing, forged or expired. */
 bool lg_api__auth(lg_api *a, lg_http_req *r, lg_jwt_claims *claims);
+
+/* api_reporter.c: is the caller a reporter? "Authorization: Bearer <reporter key>" of a
+ * key in the store, or an admin JWT. True with actor (actor_len >= LG_ACTOR_MAX + 1) set
+ * to "key:<key name>" or "jwt:<sub>"; else answers 401 (WWW-Authenticate: Bearer) itself
+ * and returns false. Cheap: no store access (reporters_cache.h). */
+bool lg_api__reporter(lg_api *a, lg_http_req *r, char *actor, size_t actor_len);
 
 #endif

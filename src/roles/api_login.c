@@ -1,6 +1,7 @@
 /*
  * api_login.c - the two endpoints that produce attempts: POST /v1/login (password checked
- * here, argon2id on the worker pool) and POST /v1/attempts (judged elsewhere, reported).
+ * here, argon2id on the worker pool) and POST /v1/attempts (judged elsewhere, reported
+ * by a reporter only: lg_api__reporter).
  *
  * Both refuse a blocked user from the local cache before any password work (423, the
  * attempt still published as "blocked"), and answer only once the bus has accepted the
@@ -303,8 +304,11 @@ void lg_api__attempts(lg_api *a, lg_http_req *r)
     lg_attempt at;
     lg_block b;
     report_job *job;
+    char actor[LG_ACTOR_MAX + 1];
     int rc;
 
+    if (!lg_api__reporter(a, r, actor, sizeof actor))
+        return; /* 401: nothing is published for an unauthenticated caller */
     if (lg_api__body_read(r, &body) != 0)
         return;
     if (!user_field(r, &body, &user, &user_len))

@@ -51,6 +51,12 @@ enum {
     ST_USER_GET,
     ST_USER_DEL,
     ST_USERS_ALL,
+    ST_KEY_INS,
+    ST_KEY_DEL,
+    ST_KEYS_ALL,
+    ST_KEY_TOUCH,
+    ST_ACTION_INS,
+    ST_ACTIONS_ALL,
     ST_COUNT
 };
 
@@ -89,6 +95,16 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_USER_GET] = "SELECT name, pwhash, role, created FROM users WHERE name = ?",
     [ST_USER_DEL] = "DELETE FROM users WHERE name = ?",
     [ST_USERS_ALL] = "SELECT name, pwhash, role, created FROM users ORDER BY name",
+    [ST_KEY_INS] = "INSERT INTO reporter_keys (name, hash, created, last_used) "
+                   "VALUES (?, ?, ?, NULL)",
+    [ST_KEY_DEL] = "DELETE FROM reporter_keys WHERE name = ?",
+    [ST_KEYS_ALL] = "SELECT name, hash, created, last_used FROM reporter_keys ORDER BY name",
+    [ST_KEY_TOUCH] = "UPDATE reporter_keys SET last_used = max(coalesce(last_used, 0), ?2) "
+                     "WHERE name = ?1",
+    [ST_ACTION_INS] = "INSERT INTO operator_actions (ts, actor, action, target, detail) "
+                      "VALUES (?, ?, ?, ?, ?)",
+    [ST_ACTIONS_ALL] = "SELECT ts, actor, action, target, detail FROM operator_actions "
+                       "ORDER BY ts, rowid LIMIT ?",
 };
 
 typedef struct lg_sqlite {
@@ -601,6 +617,185 @@ static int sq_users_each(lg_store *base, lg_store_user_cb cb, void *opaque)
     return sq_each(s, s->st[ST_USERS_ALL], "users", sq_emit_user, &cb, opaque);
 }
 
+/* --- reporter keys and operator actions ------------------------------------------- */
+
+/* true when s is a non-empty string terminated within its field of size bytes */
+static bool sq_field_ok(const char *str, size_t size, bool may_be_empty)
+{
+    size_t len = strnlen(str, size);
+    return len < size && (may_be_empty || len > 0);
+}
+
+static bool sq_action_ok(const lg_action_rec *act)
+{
+    return sq_field_ok(act->actor, sizeof act->actor, false) &&
+           sq_field_ok(act->action, sizeof act->action, false) &&
+           sq_field_ok(act->target, sizeof act->target, false) &&
+           sq_field_ok(act->detail, sizeof act->detail, true);
+}
+
+/* Inserts act (checked by the caller) in the current transaction, if any. */
+static int sq_action_ins(lg_sqlite *s, const lg_action_rec *act)
+{
+    sqlite3_stmt *st = s->st[ST_ACTION_INS];
+
+    sqlite3_bind_int64(st, 1, act->ts_ms);
+    sq_bind_str(st, 2, act->actor, sizeof act->actor);
+    sq_bind_str(st, 3, act->action, sizeof act->action);
+    sq_bind_str(st, 4, act->target, sizeof act->target);
+    sq_bind_str(st, 5, act->detail, sizeof act->detail);
+    return sq_run(s, ST_ACTION_INS, "insert action");
+}
+
+static int sq_action_put(lg_store *base, const lg_action_rec *act)
+{
+    lg_sqlite *s = (lg_sqlite *)base;
+
+    if (!sq_action_ok(act))
+        return LG_EINVAL;
+    return sq_action_ins(s, act);
+}
+
+static int sq_key_put(lg_store *base, const lg_reporter_key_rec *k, const lg_action_rec *act)
+{
+    lg_sqlite *s = (lg_sqlite *)base;
+    sqlite3_stmt *st = s->st[ST_KEY_INS];
+    int rc;
+
+    if (!sq_field_ok(k->name, sizeof k->name, false) || (act != NULL && !sq_action_ok(act)))
+        return LG_EINVAL;
+    rc = sq_run(s, ST_BEGIN_WRITE, "begin");
+    if (rc != 0)
+        return rc;
+    sq_bind_str(st, 1, k->name, sizeof k->name);
+    sqlite3_bind_blob(st, 2, k->hash, sizeof k->hash, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, k->created_ms);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        rc = LG_EEXIST; /* an answer, not a failure: not logged */
+        goto fail_rollback;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = sq_fail(s, "insert key", rc);
+        goto fail_rollback;
+    }
+    rc = act != NULL ? sq_action_ins(s, act) : 0;
+    if (rc != 0)
+        goto fail_rollback;
+    rc = sq_run(s, ST_COMMIT, "commit");
+    if (rc != 0)
+        goto fail_rollback;
+    return 0;
+
+fail_rollback:
+    sq_rollback(s);
+    return rc;
+}
+
+static int sq_key_del(lg_store *base, const char *name, const lg_action_rec *act)
+{
+    lg_sqlite *s = (lg_sqlite *)base;
+    int rc;
+
+    if (act != NULL && !sq_action_ok(act))
+        return LG_EINVAL;
+    rc = sq_run(s, ST_BEGIN_WRITE, "begin");
+    if (rc != 0)
+        return rc;
+    sq_bind_str(s->st[ST_KEY_DEL], 1, name, LG_REPORTER_NAME_MAX + 1);
+    rc = sq_run(s, ST_KEY_DEL, "delete key");
+    if (rc == 0 && sqlite3_changes(s->db) == 0)
+        rc = LG_ENOTFOUND;
+    if (rc == 0 && act != NULL)
+        rc = sq_action_ins(s, act);
+    if (rc == 0)
+        rc = sq_run(s, ST_COMMIT, "commit");
+    if (rc != 0)
+        sq_rollback(s);
+    return rc;
+}
+
+static bool sq_emit_key(sqlite3_stmt *st, const void *cb, void *opaque)
+{
+    lg_store_key_cb key_cb = *(const lg_store_key_cb *)cb;
+    lg_reporter_key_rec k;
+
+    memset(&k, 0, sizeof k);
+    if (!sq_col_str(st, 0, k.name, sizeof k.name) || k.name[0] == '\0' ||
+        sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+        sqlite3_column_bytes(st, 1) != (int)sizeof k.hash)
+        return false;
+    memcpy(k.hash, sqlite3_column_blob(st, 1), sizeof k.hash);
+    k.created_ms = sqlite3_column_int64(st, 2);
+    k.last_used_ms = sqlite3_column_int64(st, 3); /* NULL reads as 0: never used */
+    if (key_cb != NULL)
+        key_cb(opaque, &k);
+    return true;
+}
+
+static int sq_keys_each(lg_store *base, lg_store_key_cb cb, void *opaque)
+{
+    lg_sqlite *s = (lg_sqlite *)base;
+    return sq_each(s, s->st[ST_KEYS_ALL], "reporter_keys", sq_emit_key, &cb, opaque);
+}
+
+static int sq_keys_touch(lg_store *base, const lg_reporter_key_rec *keys, size_t n)
+{
+    lg_sqlite *s = (lg_sqlite *)base;
+    sqlite3_stmt *st = s->st[ST_KEY_TOUCH];
+    int rc;
+
+    if (n > LG_REPORTER_KEYS_MAX)
+        return LG_ETOOBIG;
+    for (size_t i = 0; i < n; i++)
+        if (!sq_field_ok(keys[i].name, sizeof keys[i].name, false))
+            return LG_EINVAL;
+    if (n == 0)
+        return 0;
+    rc = sq_run(s, ST_BEGIN_WRITE, "begin");
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sq_bind_str(st, 1, keys[i].name, sizeof keys[i].name);
+        sqlite3_bind_int64(st, 2, keys[i].last_used_ms);
+        rc = sq_run(s, ST_KEY_TOUCH, "touch key");
+    }
+    if (rc == 0)
+        rc = sq_run(s, ST_COMMIT, "commit");
+    if (rc != 0)
+        sq_rollback(s);
+    return rc;
+}
+
+static bool sq_emit_action(sqlite3_stmt *st, const void *cb, void *opaque)
+{
+    lg_store_action_cb action_cb = *(const lg_store_action_cb *)cb;
+    lg_action_rec act;
+
+    memset(&act, 0, sizeof act);
+    act.ts_ms = sqlite3_column_int64(st, 0);
+    if (!sq_col_str(st, 1, act.actor, sizeof act.actor) ||
+        !sq_col_str(st, 2, act.action, sizeof act.action) ||
+        !sq_col_str(st, 3, act.target, sizeof act.target) ||
+        !sq_col_str(st, 4, act.detail, sizeof act.detail) || !sq_action_ok(&act))
+        return false;
+    if (action_cb != NULL)
+        action_cb(opaque, &act);
+    return true;
+}
+
+static int sq_actions_each(lg_store *base, size_t limit, lg_store_action_cb cb, void *opaque)
+{
+    lg_sqlite *s = (lg_sqlite *)base;
+    sqlite3_stmt *st = s->st[ST_ACTIONS_ALL];
+
+    if (limit == 0 || limit > LG_AUDIT_ROWS_MAX)
+        limit = LG_AUDIT_ROWS_MAX;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
+    return sq_each(s, st, "operator_actions", sq_emit_action, &cb, opaque);
+}
+
 /* --- open / close ---------------------------------------------------------------- */
 
 static void sq_close(lg_store *base)
@@ -658,6 +853,12 @@ static const lg_store_ops sq_ops = {
     .user_get = sq_user_get,
     .user_del = sq_user_del,
     .users_each = sq_users_each,
+    .key_put = sq_key_put,
+    .key_del = sq_key_del,
+    .keys_each = sq_keys_each,
+    .keys_touch = sq_keys_touch,
+    .action_put = sq_action_put,
+    .actions_each = sq_actions_each,
 };
 
 int lg_store__sqlite_open(const char *path, lg_store **out, char *err, size_t err_len)

@@ -68,6 +68,20 @@ static const char *const migrations[] = {
     "  pwhash TEXT NOT NULL,"
     "  role TEXT NOT NULL,"
     "  created INTEGER NOT NULL);",
+    /* v1 -> v2: reporter keys (a 32-byte hash, never the key) and operator actions with
+     * their actor. last_used is NULL until a key is first used. */
+    "CREATE TABLE reporter_keys ("
+    "  name TEXT NOT NULL PRIMARY KEY,"
+    "  hash BLOB NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  last_used INTEGER);"
+    "CREATE TABLE operator_actions ("
+    "  ts INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  detail TEXT NOT NULL);"
+    "CREATE INDEX operator_actions_ts ON operator_actions (ts);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == LG_SQLITE_SCHEMA_VERSION,

@@ -86,3 +86,37 @@ int lg_store_users_each(lg_store *s, lg_store_user_cb cb, void *opaque)
 {
     return s->ops->users_each(s, cb, opaque);
 }
+
+int lg_store_key_put(lg_store *s, const lg_reporter_key_rec *k, const lg_action_rec *act)
+{
+    lg_assert(k != NULL);
+    return s->ops->key_put(s, k, act);
+}
+
+int lg_store_key_del(lg_store *s, const char *name, const lg_action_rec *act)
+{
+    lg_assert(name != NULL);
+    return s->ops->key_del(s, name, act);
+}
+
+int lg_store_keys_each(lg_store *s, lg_store_key_cb cb, void *opaque)
+{
+    return s->ops->keys_each(s, cb, opaque);
+}
+
+int lg_store_keys_touch(lg_store *s, const lg_reporter_key_rec *keys, size_t n)
+{
+    lg_assert(n == 0 || keys != NULL);
+    return s->ops->keys_touch(s, keys, n);
+}
+
+int lg_store_action_put(lg_store *s, const lg_action_rec *act)
+{
+    lg_assert(act != NULL);
+    return s->ops->action_put(s, act);
+}
+
+int lg_store_actions_each(lg_store *s, size_t limit, lg_store_action_cb cb, void *opaque)
+{
+    return s->ops->actions_each(s, limit, cb, opaque);
+}

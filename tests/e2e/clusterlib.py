@@ -2,9 +2,10 @@
 
 Starts, in a temp dir: the mock Kafka cluster (build/lg-kafka-mock), detectors and API
 instances (`loginguard detector|api --bus kafka://...`) sharing one SQLite store, and
-HAProxy with the committed deploy/haproxy.cfg in front of the APIs. Every process is
-tracked by lgtest (killed when the test exits); waits are bounded. Also: a load client
-for POST /v1/attempts that records the id of every acknowledged (202) attempt, and
+HAProxy with the committed deploy/haproxy.cfg in front of the APIs, and a reporter key
+(Cluster.key) for POST /v1/attempts. Every process is tracked by lgtest (killed when the
+test exits); waits are bounded. Also: a load client for POST /v1/attempts that records
+the id of every acknowledged (202) attempt, and
 readers of the audit store (audit --all, blocks table) and of `loginguard replay`.
 """
 import json
@@ -92,6 +93,7 @@ class Cluster:
         self.detectors, self.apis = [], []
         self.haproxy = None
         self.haproxy_port = None
+        self.key = None  # a reporter key, made by start()
         self.env = {"LG_JWT_SECRET": JWT_SECRET}
         lines = ["[log]", "level = %s" % log_level, "[store]", "url = %s" % self.db,
                  "[http]", "trusted_proxies = %s/32" % HAPROXY_SOURCE]
@@ -224,10 +226,12 @@ class Cluster:
         return out
 
     def start(self, detectors=2, apis=3, haproxy=True, users=()):
-        """Everything, in dependency order, each waited for: kafka, store (users),
-        detectors (until each holds partitions), APIs (until /healthz 200), HAProxy."""
+        """Everything, in dependency order, each waited for: kafka, store (users and a
+        reporter key, self.key), detectors (until each holds partitions), APIs (until
+        /healthz 200), HAProxy."""
         self.start_kafka()
         self.add_users(list(users) or ["cluster-probe"])
+        self.key = lgtest.reporter_key(self.db, "cluster-reporter", env=self.env)
         for _ in range(detectors):
             self.start_detector()
         for _ in range(apis):
@@ -373,12 +377,14 @@ class AttemptLoad:
     and a replay judges them in the order the detector did. fail_ratio of attempts fail;
     users are drawn from a small pool so bursts of 5 failures (blocks) happen.
 
-    Bounded by max_requests and max_s. Records: acked ids (202), statuses, failures
-    (transport errors and 5xx), per-second counts."""
+    Bounded by max_requests and max_s. Sends key (a reporter key) as the bearer.
+    Records: acked ids (202), statuses, failures (transport errors and 5xx), per-second
+    counts."""
 
-    def __init__(self, port, users, threads=8, fail_ratio=0.9, max_requests=20000, max_s=30,
-                 seed=1, timeout=10):
+    def __init__(self, port, users, key, threads=8, fail_ratio=0.9, max_requests=20000,
+                 max_s=30, seed=1, timeout=10):
         self.port, self.users, self.threads = port, list(users), threads
+        self.headers = lgtest.reporter_headers(key)
         self.fail_ratio, self.max_requests, self.max_s = fail_ratio, max_requests, max_s
         self.seed, self.timeout = seed, timeout
         self.lock = threading.Lock()
@@ -418,8 +424,7 @@ class AttemptLoad:
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-                conn.request("POST", "/v1/attempts", body=body,
-                             headers={"Content-Type": "application/json"})
+                conn.request("POST", "/v1/attempts", body=body, headers=self.headers)
                 r = conn.getresponse()
                 raw = r.read()
                 doc = None
@@ -473,15 +478,16 @@ class AttemptLoad:
 
 # --- block propagation ------------------------------------------------------------------
 
-def block_propagation(port_a, port_b, n_users, prefix="prop", timeout_s=10):
-    """For each of n_users fresh users: 5 failures through POST /v1/attempts at instance A,
+def block_propagation(port_a, port_b, n_users, key, prefix="prop", timeout_s=10):
+    """For each of n_users fresh users: 5 failures through POST /v1/attempts (reported
+    with the reporter key key) at instance A,
     then the same request at instance B again and again until B answers 423. Returns the
     list of seconds from A's response to the 5th failure to B's first 423 (the detector's
     decision, lg.blocks, B's cache). Resolution: one Python request on loopback (~0.2 ms).
     Every poll is an attempt too (recorded as blocked once the block holds)."""
     a = http.client.HTTPConnection("127.0.0.1", port_a, timeout=10)
     b = http.client.HTTPConnection("127.0.0.1", port_b, timeout=10)
-    hdrs = {"Content-Type": "application/json"}
+    hdrs = lgtest.reporter_headers(key)
     out = []
     try:
         for i in range(n_users):

@@ -27,7 +27,8 @@ def config_text(timeout_s=10, extra="", argon2=(1, 8)):
 
 
 class Server:
-    """`loginguard run` on a free port with a fresh store; users added before it starts."""
+    """`loginguard run` on a free port with a fresh store; users added before it starts,
+    and one reporter key (self.key) for POST /v1/attempts (see report())."""
 
     def __init__(self, users=(), timeout_s=10, extra_config="", env=None, argon2=(1, 8)):
         self.dir = lgtest.tmpdir("lg-http-")
@@ -41,6 +42,7 @@ class Server:
                 args.append("--admin")
             r = lgtest.run(args, input=password + "\n")
             lgtest.check(r.returncode == 0, "users add %s: %s" % (name, r.stderr))
+        self.key = lgtest.reporter_key(self.db)
         self.port = lgtest.free_port()
         self.out_path = os.path.join(self.dir, "run.out")
         self.err_path = os.path.join(self.dir, "run.err")
@@ -102,6 +104,11 @@ class Server:
             body["ip"] = ip
         hdrs = {"X-Forwarded-For": xff} if xff else None
         return lgtest.request_json(self.port, "POST", "/v1/login", body, headers=hdrs)
+
+    def report(self, body, key=None):
+        """POST /v1/attempts as a reporter (with self.key unless key is given)."""
+        return lgtest.request_json(self.port, "POST", "/v1/attempts", body,
+                                   headers=lgtest.reporter_headers(key or self.key))
 
     def get(self, path, token=None):
         hdrs = {"Authorization": "Bearer " + token} if token else None

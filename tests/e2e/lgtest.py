@@ -165,3 +165,18 @@ def wait_until(pred, timeout, what):
             return
         time.sleep(0.05)
     fail("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def reporter_key(db, name="e2e-reporter", env=None):
+    """Makes a reporter key named name in store db with `loginguard keys add` and returns
+    it (the only thing the command prints on stdout)."""
+    r = run(["loginguard", "keys", "add", name, "--db", db], env=env)
+    check(r.returncode == 0, "keys add %s: rc=%d %s" % (name, r.returncode, r.stderr))
+    key = r.stdout.strip()
+    check(key.startswith("lgk_") and "\n" not in key, "keys add printed %r" % r.stdout)
+    return key
+
+
+def reporter_headers(key):
+    """Headers of a POST /v1/attempts made by the holder of key."""
+    return {"Content-Type": "application/json", "Authorization": "Bearer " + key}

@@ -38,7 +38,7 @@ def run(c):
     c.start(detectors=1, apis=3)
     victim = c.apis[1]
     # mostly successes: few blocks, so nearly every request is a 202 that must be stored
-    load = clusterlib.AttemptLoad(c.haproxy_port, USERS, threads=CONCURRENCY, fail_ratio=0.3,
+    load = clusterlib.AttemptLoad(c.haproxy_port, USERS, c.key, threads=CONCURRENCY, fail_ratio=0.3,
                                   max_requests=LOAD_MAX, max_s=LOAD_S).start()
     time.sleep(KILL_AFTER_S)
     before = load.sent

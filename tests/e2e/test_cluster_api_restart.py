@@ -24,21 +24,21 @@ READY_MAX_S = 30
 PROPAGATE_MAX_S = 20
 
 
-def post_attempt(conn, user, ok, ts):
+def post_attempt(conn, key, user, ok, ts):
     body = json.dumps({"user": user, "ip": "203.0.113.9", "ok": ok, "ts": ts})
-    conn.request("POST", "/v1/attempts", body=body, headers={"Content-Type": "application/json"})
+    conn.request("POST", "/v1/attempts", body=body, headers=lgtest.reporter_headers(key))
     r = conn.getresponse()
     r.read()
     return r.status, r.getheader("Retry-After")
 
 
-def block_everyone(api):
+def block_everyone(api, key):
     conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
     ts = clusterlib.now_ms()
     for u in BLOCKED:
         for _ in range(5):
             ts += 1
-            st, _ = post_attempt(conn, u, False, ts)
+            st, _ = post_attempt(conn, key, u, False, ts)
             check(st == 202, "failure for %s answered %d, not 202" % (u, st))
     # the last user's block reached api-1 (lg.blocks is read in order per partition, so
     # wait for all of them)
@@ -92,7 +92,7 @@ def entries_when_ready(api):
     fail("%s not ready within %ss" % (api.name, READY_MAX_S))
 
 
-def check_refuses(api, what):
+def check_refuses(api, key, what):
     ready_s, entries = entries_when_ready(api)
     print("%s: ready %.2f s after start; blocklist entries at that moment: %d" %
           (what, ready_s, entries))
@@ -101,10 +101,10 @@ def check_refuses(api, what):
     conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
     ts = clusterlib.now_ms()
     for u in BLOCKED:
-        st, retry = post_attempt(conn, u, True, ts)
+        st, retry = post_attempt(conn, key, u, True, ts)
         check(st == 423, "%s answered %d for blocked %s, not 423" % (what, st, u))
         check(retry is not None and int(retry) > 0, "423 without Retry-After for %s" % u)
-    st, _ = post_attempt(conn, "rs-fresh-" + api.name, False, ts)
+    st, _ = post_attempt(conn, key, "rs-fresh-" + api.name, False, ts)
     check(st == 202, "%s answered %d for a user who is not blocked" % (what, st))
     conn.close()
 
@@ -114,17 +114,17 @@ def main():
     try:
         c.start(detectors=1, apis=1, haproxy=False)
         api1 = c.apis[0]
-        block_everyone(api1)
+        block_everyone(api1, c.key)
         print("%d users blocked through %s" % (len(BLOCKED), api1.name))
 
         fresh = c.start_api("api-new")
-        check_refuses(fresh, "new instance api-new")
+        check_refuses(fresh, c.key, "new instance api-new")
 
         port = api1.port
         c.kill(api1)
         c.apis.remove(api1)
         restarted = c.start_api("api-1", port=port)
-        check_refuses(restarted, "api-1 restarted after SIGKILL")
+        check_refuses(restarted, c.key, "api-1 restarted after SIGKILL")
     finally:
         c.stop()
     print("PASS")

@@ -50,7 +50,7 @@ def run(c):
     print("victim %s holds %s; survivor %s holds %s" % (
         victim.name, sorted(victim_parts), survivor.name, sorted(c.partitions_of(survivor))))
 
-    load = clusterlib.AttemptLoad(c.haproxy_port, USERS, threads=6, fail_ratio=0.9,
+    load = clusterlib.AttemptLoad(c.haproxy_port, USERS, c.key, threads=6, fail_ratio=0.9,
                                   max_requests=LOAD_MAX, max_s=LOAD_S).start()
     time.sleep(KILL_AFTER_S)
     check(victim.alive(), "victim detector died before the kill")

@@ -19,8 +19,11 @@ from lgtest import check
 TIMEOUT_S = 3
 
 
-def post_raw(port, body, content_type="application/json", path="/v1/login"):
-    return lgtest.request(port, "POST", path, body, {"Content-Type": content_type})
+def post_raw(port, body, content_type="application/json", path="/v1/login", key=None):
+    hdrs = {"Content-Type": content_type}
+    if key:
+        hdrs["Authorization"] = "Bearer " + key
+    return lgtest.request(port, "POST", path, body, hdrs)
 
 
 def error_of(raw):
@@ -29,7 +32,7 @@ def error_of(raw):
     return doc
 
 
-def check_statuses(port):
+def check_statuses(port, key):
     st, _, raw = post_raw(port, b'{"user": "alice",\n "password": }')
     check(st == 400, "bad JSON: %d" % st)
     doc = error_of(raw)
@@ -45,7 +48,7 @@ def check_statuses(port):
     st, _, raw = post_raw(port, json.dumps({"user": "alice"}))
     check(st == 400 and "password" in error_of(raw)["detail"], "no password: %d" % st)
     st, _, raw = post_raw(port, json.dumps({"user": "alice", "ip": "1.2.3.999", "ok": False}),
-                          path="/v1/attempts")
+                          path="/v1/attempts", key=key)
     check(st == 400 and "field 'ip'" in error_of(raw)["detail"], "bad ip: %d %r" % (st, raw))
 
     st, _, raw = lgtest.request(port, "GET", "/nope")
@@ -195,7 +198,7 @@ def main():
 
     srv = lghttp.Server(users=[("alice", "alice-pw", False)], timeout_s=TIMEOUT_S)
     try:
-        check_statuses(srv.port)
+        check_statuses(srv.port, srv.key)
         check_keep_alive(srv.port)
         check_truncated_bodies(srv.port)
         cut = check_slow_client(srv.port)

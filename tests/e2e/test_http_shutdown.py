@@ -18,7 +18,7 @@ REPORTERS = 4
 LOGINS = 2
 
 
-def reporter(port, user, accepted_ids, stop, lock):
+def reporter(port, key, user, accepted_ids, stop, lock):
     ids = []
     conn = None
     i = 0
@@ -28,8 +28,7 @@ def reporter(port, user, accepted_ids, stop, lock):
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             body = json.dumps({"user": user, "ip": "192.0.2.%d" % (i % 250 + 1), "ok": True})
-            conn.request("POST", "/v1/attempts", body=body,
-                         headers={"Content-Type": "application/json"})
+            conn.request("POST", "/v1/attempts", body=body, headers=lgtest.reporter_headers(key))
             r = conn.getresponse()
             raw = r.read()
             if r.status == 202:
@@ -73,7 +72,7 @@ def main():
         accepted = collections.defaultdict(list)
         logins = collections.Counter()
         threads = [threading.Thread(target=reporter,
-                                    args=(srv.port, "user%d" % k, accepted, stop, lock))
+                                    args=(srv.port, srv.key, "user%d" % k, accepted, stop, lock))
                    for k in range(REPORTERS)]
         threads += [threading.Thread(target=login_loop,
                                      args=(srv.port, "carol", "carol-pw", logins, stop, lock))

@@ -29,11 +29,11 @@ CLIENTS = 60
 FULL_WAIT_S = 30
 
 
-def report(port, user, out, lock):
+def report(port, key, user, out, lock):
     try:
         st, hdrs, body = lgtest.request(port, "POST", "/v1/attempts",
                                         {"user": user, "ip": "192.0.2.9", "ok": False},
-                                        timeout=120)
+                                        headers=lgtest.reporter_headers(key), timeout=120)
         res = (st, {k.lower(): v for k, v in hdrs.items()}, body)
     except OSError as e:
         res = (None, {}, str(e).encode())
@@ -58,31 +58,35 @@ def main():
     try:
         c.start(detectors=1, apis=1, haproxy=False)
         api = c.apis[0]
+        hdrs = lgtest.reporter_headers(c.key)
         st, _, body = lgtest.request(api.port, "POST", "/v1/attempts",
-                                     {"user": "bp-before", "ip": "192.0.2.9", "ok": False})
+                                     {"user": "bp-before", "ip": "192.0.2.9", "ok": False},
+                                     headers=hdrs)
         check(st == 202, "with Kafka up: %s %r" % (st, body))
 
         # a user blocked while Kafka is up
         for _ in range(5):
             st, _, body = lgtest.request(api.port, "POST", "/v1/attempts",
-                                         {"user": "bp-victim", "ip": "192.0.2.9", "ok": False})
+                                         {"user": "bp-victim", "ip": "192.0.2.9", "ok": False},
+                                         headers=hdrs)
             check(st == 202, "failure of bp-victim: %s %r" % (st, body))
         lgtest.wait_until(lambda: lgtest.request(api.port, "POST", "/v1/attempts",
                                                  {"user": "bp-victim", "ip": "192.0.2.9",
-                                                  "ok": False})[0] == 423,
+                                                  "ok": False}, headers=hdrs)[0] == 423,
                           15, "bp-victim refused with 423")
 
         os.kill(c.mock.p.pid, signal.SIGSTOP)
         stopped = True
         out, lock = {}, threading.Lock()
-        victim = threading.Thread(target=report, args=(api.port, "bp-victim", out, lock))
+        victim = threading.Thread(target=report, args=(api.port, c.key, "bp-victim", out, lock))
         victim.start()
         time.sleep(1.0)
         with lock:
             check("bp-victim" not in out, "a 423 was answered before Kafka had its attempt: %s"
                   % (out.get("bp-victim"),))
         users = ["bp-%02d" % i for i in range(CLIENTS)]
-        threads = [threading.Thread(target=report, args=(api.port, u, out, lock)) for u in users]
+        threads = [threading.Thread(target=report, args=(api.port, c.key, u, out, lock))
+                   for u in users]
         for t in threads:
             t.start()
         expect_full = CLIENTS - (QUEUE_MAX - 1)  # the victim's attempt holds one place

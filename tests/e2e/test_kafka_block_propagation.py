@@ -21,7 +21,7 @@ def main():
     try:
         c.start(detectors=1, apis=2, haproxy=False)
         a, b = c.apis
-        lat = clusterlib.block_propagation(a.port, b.port, USERS, prefix="bp",
+        lat = clusterlib.block_propagation(a.port, b.port, USERS, c.key, prefix="bp",
                                            timeout_s=BOUND_S)
         print("A -> B block propagation over %d users: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
               % (USERS, 1000 * clusterlib.percentile(lat, 50),

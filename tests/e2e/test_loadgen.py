@@ -1,8 +1,8 @@
 """test_loadgen.py - `loginguard loadgen` against a small HTTP/1.1 keep-alive server.
 
 The server (stdlib ThreadingHTTPServer, in this process) answers by a rule on the body
-(password "123456" -> 423, user starting with a..h -> 200, else 401; /v1/attempts -> 202)
-and counts what it sent, so the test can check loadgen's JSON report against the truth:
+(password "123456" -> 423, user starting with a..h -> 200, else 401; /v1/attempts -> 202
+with "Authorization: Bearer <KEY>", else 401, as the API does) and counts what it sent, so the test can check loadgen's JSON report against the truth:
 counts add up, statuses match, --rate is roughly kept, errors are counted, exit codes.
 Everything runs on 127.0.0.1 with bounded durations and timeouts.
 """
@@ -21,20 +21,25 @@ USERS = os.path.join(DATA, "ids.json")
 PASSWORDS = os.path.join(DATA, "passwords.json")
 
 
+# the reporter key the mock server accepts on /v1/attempts
+KEY = "lgk_" + "k" * 43
+
+
 class Counts:
     def __init__(self):
         self.lock = threading.Lock()
         self.status = collections.Counter()
         self.bodies = []
+        self.auth = collections.Counter()  # (path, Authorization header or None)
         self.connections = 0
 
 
 COUNTS = Counts()
 
 
-def decide(path, body):
+def decide(path, body, auth):
     if path == "/v1/attempts":
-        return 202
+        return 202 if auth == "Bearer " + KEY else 401
     if body.get("password") == "123456":
         return 423
     return 200 if body.get("user", "x")[0] in "abcdefgh" else 401
@@ -56,12 +61,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(n)
         try:
             body = json.loads(raw)
-            status = decide(self.path, body)
+            status = decide(self.path, body, self.headers.get("Authorization"))
         except ValueError:
             body, status = None, 400
         # counted before answering, so the count is complete once loadgen has its answer
         with COUNTS.lock:
             COUNTS.status[status] += 1
+            COUNTS.auth[(self.path, self.headers.get("Authorization"))] += 1
             if len(COUNTS.bodies) < 5000:
                 COUNTS.bodies.append(body)
         out = b'{"ok":true}' if status < 300 else b'{"error":"x","detail":"y"}'
@@ -86,13 +92,14 @@ def reset():
     with COUNTS.lock:
         COUNTS.status.clear()
         COUNTS.bodies.clear()
+        COUNTS.auth.clear()
         COUNTS.connections = 0
 
 
-def loadgen(port, *args, timeout=60):
+def loadgen(port, *args, timeout=60, env=None):
     argv = ["loginguard", "loadgen", "--url", "http://127.0.0.1:%d" % port, "--json",
             "--users", USERS, "--passwords", PASSWORDS, "--seed", "42"] + list(args)
-    p = lgtest.run(argv, timeout=timeout)
+    p = lgtest.run(argv, timeout=timeout, env=env)
     lgtest.check(p.returncode == 0, "loadgen %s exited %d: %s" % (args, p.returncode, p.stderr))
     try:
         return json.loads(p.stdout), p.stderr
@@ -125,7 +132,12 @@ def test_usage_errors_exit_2():
                  "--rate", "-5"], ["--url", "http://127.0.0.1:1", "--scenario", "nope"],
                  ["--url", "http://127.0.0.1:1", "--threads", "4", "--connections", "2"],
                  ["--url", "http://127.0.0.1:1", "--users", "/nonexistent/ids.json"],
-                 ["--url", "http://127.0.0.1:1", "--bogus"]):
+                 ["--url", "http://127.0.0.1:1", "--bogus"],
+                 ["--url", "http://127.0.0.1:1", "--key", KEY],  # login is public
+                 ["--url", "http://127.0.0.1:1", "--endpoint", "attempts", "--key", "a b"],
+                 ["--url", "http://127.0.0.1:1", "--endpoint", "attempts", "--key",
+                  "k\r\nX-Injected: 1"],
+                 ["--url", "http://127.0.0.1:1", "--endpoint", "attempts", "--key", "k" * 2049]):
         p = lgtest.run(["loginguard", "loadgen"] + args)
         lgtest.check(p.returncode == 2, "%s exited %d, want 2" % (args, p.returncode))
         lgtest.check("loadgen" in p.stderr and p.stderr.strip(), "%s: no message" % args)
@@ -162,7 +174,9 @@ def test_rate_is_kept_and_statuses_match_server(port):
 
 def test_requests_limit_and_bodies(port):
     reset()
-    r, _ = loadgen(port, "--requests", "300", "--connections", "4", "--threads", "2", "--quiet")
+    # LG_REPORTER_KEY set: still no Authorization on /v1/login (it is public)
+    r, _ = loadgen(port, "--requests", "300", "--connections", "4", "--threads", "2", "--quiet",
+                   env={"LG_REPORTER_KEY": KEY})
     check_counts_add_up(r)
     lgtest.check(r["requests"] == 300, "--requests 300 sent %d" % r["requests"])
     lgtest.check(r["responses"] == 300, "300 requests got %d responses" % r["responses"])
@@ -175,6 +189,9 @@ def test_requests_limit_and_bodies(port):
                      "random scenario sent %r" % b)
         lgtest.check(b["ip"].split(".")[0] in ("192", "198", "203"), "ip %r" % b["ip"])
     lgtest.check(len({b["user"] for b in bodies}) > 50, "ids are not random")
+    with COUNTS.lock:
+        auth = dict(COUNTS.auth)
+    lgtest.check(auth == {("/v1/login", None): 300}, "login requests carried %s" % auth)
 
 
 def test_bruteforce_targets_few_ids_with_wrong_passwords(port):
@@ -190,14 +207,26 @@ def test_bruteforce_targets_few_ids_with_wrong_passwords(port):
     lgtest.check(sum(wrong.values()) > 200, "too little attack traffic: %s" % dict(wrong))
 
 
-def test_attempts_endpoint(port):
+def attempts_run(port, *args, env=None):
     reset()
     p = lgtest.run(["loginguard", "loadgen", "--url", "http://127.0.0.1:%d/" % port, "--json",
                     "--quiet", "--users", USERS, "--endpoint", "attempts", "--requests", "200",
-                    "--scenario", "stuffing", "--connections", "2"], timeout=60)
+                    "--scenario", "stuffing", "--connections", "2"] + list(args),
+                   timeout=60, env=env)
     lgtest.check(p.returncode == 0, "attempts run exited %d: %s" % (p.returncode, p.stderr))
-    r = json.loads(p.stdout)
-    lgtest.check(r["status"] == {"202": 200}, "attempts statuses %s" % r["status"])
+    with COUNTS.lock:
+        auth = dict(COUNTS.auth)
+    return json.loads(p.stdout), p.stderr, auth
+
+
+def test_attempts_endpoint(port):
+    # the key from the environment (kept out of ps), then from --key (which wins)
+    for args, env in (((), {"LG_REPORTER_KEY": KEY}),
+                      (("--key", KEY), {"LG_REPORTER_KEY": "lgk_wrong"})):
+        r, _, auth = attempts_run(port, *args, env=env)
+        lgtest.check(r["status"] == {"202": 200}, "attempts statuses %s (%s)" % (r["status"], args))
+        lgtest.check(auth == {("/v1/attempts", "Bearer " + KEY): 200},
+                     "Authorization headers sent: %s" % auth)
     lgtest.check(r["path"] == "/v1/attempts", "path %s" % r["path"])
     with COUNTS.lock:
         bodies = list(COUNTS.bodies)
@@ -206,6 +235,11 @@ def test_attempts_endpoint(port):
     lgtest.check(len({b["user"] for b in stuffing}) > 100, "stuffing does not walk the ids")
     lgtest.check(all(isinstance(b["ok"], bool) and "password" not in b for b in bodies),
                  "attempt bodies malformed")
+    # no key at all: said on stderr, sent without Authorization, answered 401
+    r, err, auth = attempts_run(port, env={"LG_REPORTER_KEY": ""})
+    lgtest.check(r["status"] == {"401": 200}, "statuses without a key %s" % r["status"])
+    lgtest.check(auth == {("/v1/attempts", None): 200}, "headers without a key: %s" % auth)
+    lgtest.check("LG_REPORTER_KEY" in err, "no hint about the missing key: %r" % err)
 
 
 def test_server_dying_counts_errors_and_ends():

@@ -1,8 +1,9 @@
 /*
  * test_jwt.c - HS256 sessions: the libjwt 1.10 pitfalls are closed (alg none, algorithm
  * confusion with HS512, exp never checked, errno-reported integer claims), forged or
- * malformed tokens are LG_EAUTH, exp <= now is LG_EEXPIRED, and any instance holding the
- * secret verifies any instance's token.
+ * malformed tokens are LG_EAUTH, exp <= now is LG_EEXPIRED, a token whose nbf is still
+ * ahead or with a crit header (RFC 7515 4.1.11: we implement no extension) is LG_EAUTH,
+ * and any instance holding the secret verifies any instance's token.
  *
  * Hostile tokens are built two ways: with libjwt itself (correctly signed with our secret
  * but wrong in one respect) and by hand with base64url (alg none, tampered payloads).
@@ -403,6 +404,99 @@ static void test_random_secret_is_64_hex_chars_and_fresh(void **unused)
     lg_jwt_free(j);
 }
 
+/* A token with header and claims given as JSON text, signed by hand with HS256 and key:
+ * libjwt cannot write every header a hostile client can. Returns its length. */
+static size_t hand_token(const char *header, const char *claims, const char *key, char *out,
+                         size_t out_len)
+{
+    char h[512], p[1024], input[1600], sig[64];
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+
+    b64url(header, strlen(header), h, sizeof h);
+    b64url(claims, strlen(claims), p, sizeof p);
+    snprintf(input, sizeof input, "%s.%s", h, p);
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, strlen(key));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)input, strlen(input));
+    crypto_auth_hmacsha256_final(&st, mac);
+    b64url((const char *)mac, sizeof mac, sig, sizeof sig);
+    int n = snprintf(out, out_len, "%s.%s", input, sig);
+    assert_true(n > 0 && (size_t)n < out_len);
+    return (size_t)n;
+}
+
+static void test_token_whose_nbf_is_ahead_is_rejected_until_nbf(void **unused)
+{
+    lg_jwt *j = jwt_make(SECRET, TTL);
+    lg_jwt_claims got;
+    char *tok = libjwt_token(JWT_ALG_HS256, SECRET,
+                             "{\"sub\":\"alice\",\"iat\":1700000000,\"exp\":1700000900,"
+                             "\"nbf\":1700000060,\"jti\":\"0011\",\"role\":\"admin\"}");
+
+    assert_int_equal(verify_str(j, tok, NOW, &got), LG_EAUTH);
+    assert_int_equal(verify_str(j, tok, NOW + 59, &got), LG_EAUTH);
+    assert_int_equal(verify_str(j, tok, NOW + 60, &got), 0); /* valid from nbf on */
+    assert_int_equal(verify_str(j, tok, NOW + 61, &got), 0);
+    free(tok);
+    /* nbf now or in the past: valid */
+    tok = libjwt_token(JWT_ALG_HS256, SECRET,
+                       "{\"sub\":\"alice\",\"iat\":1700000000,\"exp\":1700000900,"
+                       "\"nbf\":1700000000,\"jti\":\"0011\",\"role\":\"user\"}");
+    assert_int_equal(verify_str(j, tok, NOW, &got), 0);
+    free(tok);
+    lg_jwt_free(j);
+}
+
+static void test_token_whose_nbf_is_not_an_integer_is_rejected(void **unused)
+{
+    static const char *const claim_sets[] = {
+        "{\"sub\":\"a\",\"iat\":1700000000,\"exp\":1700000900,\"nbf\":\"1700000000\","
+        "\"jti\":\"0011\",\"role\":\"user\"}",
+        "{\"sub\":\"a\",\"iat\":1700000000,\"exp\":1700000900,\"nbf\":1699999999.5,"
+        "\"jti\":\"0011\",\"role\":\"user\"}",
+        "{\"sub\":\"a\",\"iat\":1700000000,\"exp\":1700000900,\"nbf\":null,"
+        "\"jti\":\"0011\",\"role\":\"user\"}",
+        "{\"sub\":\"a\",\"iat\":1700000000,\"exp\":1700000900,\"nbf\":[1],"
+        "\"jti\":\"0011\",\"role\":\"user\"}",
+    };
+    lg_jwt *j = jwt_make(SECRET, TTL);
+    lg_jwt_claims got;
+    char tok[LG_JWT_MAX + 1];
+
+    for (size_t i = 0; i < sizeof claim_sets / sizeof claim_sets[0]; i++) {
+        hand_token("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", claim_sets[i], SECRET, tok, sizeof tok);
+        if (verify_str(j, tok, NOW, &got) != LG_EAUTH)
+            fail_msg("nbf of claim set %zu accepted: %s", i, claim_sets[i]);
+    }
+    lg_jwt_free(j);
+}
+
+static void test_token_with_a_crit_header_is_rejected(void **unused)
+{
+    static const char *const headers[] = {
+        "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"crit\":[\"exp\"]}",
+        "{\"alg\":\"HS256\",\"crit\":[\"x-ext\"],\"x-ext\":true}",
+        "{\"alg\":\"HS256\",\"crit\":[]}",
+        "{\"alg\":\"HS256\",\"crit\":\"x-ext\"}",
+        "{\"alg\":\"HS256\",\"crit\":null}",
+    };
+    lg_jwt *j = jwt_make(SECRET, TTL);
+    lg_jwt_claims got;
+    char tok[LG_JWT_MAX + 1];
+
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+        hand_token(headers[i], valid_claims, SECRET, tok, sizeof tok);
+        if (verify_str(j, tok, NOW, &got) != LG_EAUTH)
+            fail_msg("header %zu accepted: %s", i, headers[i]);
+    }
+    /* the control: the same hand signing without crit passes, so the refusals above are
+     * crit's, not the signature's */
+    hand_token("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"x\"}", valid_claims, SECRET, tok,
+               sizeof tok);
+    assert_int_equal(verify_str(j, tok, NOW, &got), 0);
+    lg_jwt_free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +515,9 @@ int main(void)
         cmocka_unit_test(test_issue_refuses_bad_subject_and_small_buffer),
         cmocka_unit_test(test_tokens_issued_in_the_same_second_have_distinct_jti),
         cmocka_unit_test(test_random_secret_is_64_hex_chars_and_fresh),
+        cmocka_unit_test(test_token_whose_nbf_is_ahead_is_rejected_until_nbf),
+        cmocka_unit_test(test_token_whose_nbf_is_not_an_integer_is_rejected),
+        cmocka_unit_test(test_token_with_a_crit_header_is_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

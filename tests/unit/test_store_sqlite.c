@@ -1,6 +1,7 @@
 /*
  * test_store_sqlite.c - the SQLite audit store: schema and versions, idempotent batches,
- * all-or-nothing batches, audit order and limits, users, and two writers on one file.
+ * all-or-nothing batches, audit order and limits, users, reporter keys and operator
+ * actions, the upgrade of a version 1 file, and two writers on one file.
  * Files go in $LG_TMPDIR (else /tmp) and are removed by each test.
  */
 #include <setjmp.h>
@@ -144,6 +145,19 @@ static int64_t raw_sql(const char *path, const char *sql)
     return v;
 }
 
+/* Runs a script of SQL statements on the file with a separate raw connection. */
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("raw sql '%.60s': %s", sql, msg);
+    sqlite3_close(db);
+}
+
 /* --- schema ---------------------------------------------------------------------- */
 
 static void test_open_creates_schema_in_wal_mode_at_current_version(void **state)
@@ -156,8 +170,9 @@ static void test_open_creates_schema_in_wal_mode_at_current_version(void **state
     lg_store_close(s);
     assert_int_equal(raw_sql(f->path, "PRAGMA user_version"), LG_SQLITE_SCHEMA_VERSION);
     assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-                                      " AND name IN ('attempts', 'blocks', 'unblocks', 'users')"),
-                     4);
+                                      " AND name IN ('attempts', 'blocks', 'unblocks', 'users',"
+                                      " 'reporter_keys', 'operator_actions')"),
+                     6);
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -606,6 +621,225 @@ static void test_user_name_at_the_length_bound_round_trips(void **state)
     lg_store_close(s);
 }
 
+/* --- upgrades --------------------------------------------------------------------- */
+
+/* A store as version 1 of the schema left it (frozen here on purpose: the migrations
+ * after it must bring such a file up to date, whatever they become). */
+static const char v1_schema[] =
+    "CREATE TABLE attempts (id TEXT NOT NULL PRIMARY KEY, ts INTEGER NOT NULL,"
+    "  user TEXT NOT NULL, ip TEXT NOT NULL, ok INTEGER NOT NULL, outcome TEXT NOT NULL,"
+    "  src TEXT NOT NULL, seg INTEGER NOT NULL);"
+    "CREATE INDEX attempts_seg_user_ts ON attempts (seg, user, ts);"
+    "CREATE TABLE blocks (rule TEXT NOT NULL, key TEXT NOT NULL, user TEXT NOT NULL,"
+    "  ip TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (rule, key, since));"
+    "CREATE INDEX blocks_user_since ON blocks (user, since);"
+    "CREATE TABLE unblocks (key TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (key, ts));"
+    "CREATE TABLE users (name TEXT NOT NULL PRIMARY KEY, pwhash TEXT NOT NULL,"
+    "  role TEXT NOT NULL, created INTEGER NOT NULL);"
+    "INSERT INTO users VALUES ('old', 'h', 'user', 1);"
+    "PRAGMA user_version = 1;";
+
+static void test_version_1_file_is_upgraded_keeping_its_rows(void **state)
+{
+    fixture *f = *state;
+    lg_store *s;
+    lg_user_rec u;
+    lg_reporter_key_rec k = {.created_ms = 5};
+
+    raw_exec(f->path, v1_schema);
+    s = open_ok(f->path);
+    assert_int_equal(lg_store_user_get(s, "old", &u), 0);
+    snprintf(k.name, sizeof k.name, "after-upgrade");
+    assert_int_equal(lg_store_key_put(s, &k, NULL), 0);
+    lg_store_close(s);
+    assert_int_equal(raw_sql(f->path, "PRAGMA user_version"), LG_SQLITE_SCHEMA_VERSION);
+    assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM reporter_keys"), 1);
+}
+
+/* --- reporter keys and operator actions -------------------------------------------- */
+
+typedef struct key_list {
+    lg_reporter_key_rec keys[8];
+    size_t n;
+} key_list;
+
+static void on_key(void *opaque, const lg_reporter_key_rec *k)
+{
+    key_list *l = opaque;
+    if (l->n < 8)
+        l->keys[l->n++] = *k;
+}
+
+static lg_reporter_key_rec key_rec(const char *name, unsigned char fill, int64_t created_ms)
+{
+    lg_reporter_key_rec k;
+    memset(&k, 0, sizeof k);
+    snprintf(k.name, sizeof k.name, "%s", name);
+    memset(k.hash, fill, sizeof k.hash);
+    k.created_ms = created_ms;
+    k.last_used_ms = 99; /* ignored by key_put: a new key was never used */
+    return k;
+}
+
+static lg_action_rec action(int64_t ts, const char *actor, const char *what, const char *target)
+{
+    lg_action_rec a;
+    memset(&a, 0, sizeof a);
+    a.ts_ms = ts;
+    snprintf(a.actor, sizeof a.actor, "%s", actor);
+    snprintf(a.action, sizeof a.action, "%s", what);
+    snprintf(a.target, sizeof a.target, "%s", target);
+    snprintf(a.detail, sizeof a.detail, "detail of %s", what);
+    return a;
+}
+
+typedef struct action_list {
+    lg_action_rec acts[8];
+    size_t n;
+} action_list;
+
+static void on_action(void *opaque, const lg_action_rec *a)
+{
+    action_list *l = opaque;
+    if (l->n < 8)
+        l->acts[l->n++] = *a;
+}
+
+static void test_reporter_key_is_added_with_its_action_listed_by_name_and_deleted(void **state)
+{
+    fixture *f = *state;
+    lg_store *s = open_ok(f->path);
+    lg_reporter_key_rec web = key_rec("web-1", 0xab, 1000), edge = key_rec("edge", 0x01, 2000);
+    lg_action_rec add = action(1000, "cli:ops", "key_add", "web-1");
+    lg_action_rec del = action(3000, "cli:ops", "key_delete", "web-1");
+    key_list l = {0};
+    action_list al = {0};
+
+    assert_int_equal(lg_store_key_put(s, &web, &add), 0);
+    assert_int_equal(lg_store_key_put(s, &edge, NULL), 0);
+    assert_int_equal(lg_store_keys_each(s, on_key, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.keys[0].name, "edge");
+    assert_string_equal(l.keys[1].name, "web-1");
+    assert_memory_equal(l.keys[1].hash, web.hash, sizeof web.hash);
+    assert_int_equal(l.keys[1].created_ms, 1000);
+    assert_int_equal(l.keys[1].last_used_ms, 0);
+
+    assert_int_equal(lg_store_key_del(s, "web-1", &del), 0);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(lg_store_keys_each(s, on_key, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.keys[0].name, "edge");
+    assert_int_equal(lg_store_actions_each(s, 0, on_action, &al), 0);
+    assert_int_equal(al.n, 2);
+    assert_string_equal(al.acts[0].action, "key_add");
+    assert_string_equal(al.acts[0].actor, "cli:ops");
+    assert_string_equal(al.acts[0].target, "web-1");
+    assert_string_equal(al.acts[0].detail, "detail of key_add");
+    assert_int_equal(al.acts[0].ts_ms, 1000);
+    assert_string_equal(al.acts[1].action, "key_delete");
+    lg_store_close(s);
+}
+
+static void test_taken_key_name_writes_neither_the_key_nor_its_action(void **state)
+{
+    fixture *f = *state;
+    lg_store *s = open_ok(f->path);
+    lg_reporter_key_rec first = key_rec("web", 0x11, 1), again = key_rec("web", 0x22, 2);
+    lg_action_rec add = action(2, "cli:ops", "key_add", "web");
+    key_list l = {0};
+
+    assert_int_equal(lg_store_key_put(s, &first, NULL), 0);
+    assert_int_equal(lg_store_key_put(s, &again, &add), LG_EEXIST);
+    assert_int_equal(lg_store_keys_each(s, on_key, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_memory_equal(l.keys[0].hash, first.hash, sizeof first.hash);
+    lg_store_close(s);
+    assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM operator_actions"), 0);
+}
+
+static void test_deleting_a_missing_key_is_not_found_and_records_nothing(void **state)
+{
+    fixture *f = *state;
+    lg_store *s = open_ok(f->path);
+    lg_action_rec del = action(2, "cli:ops", "key_delete", "nobody");
+
+    assert_int_equal(lg_store_key_del(s, "nobody", &del), LG_ENOTFOUND);
+    /* the store is usable after the rolled-back transaction */
+    assert_int_equal(lg_store_action_put(s, &del), 0);
+    lg_store_close(s);
+    assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM operator_actions"), 1);
+}
+
+static void test_touch_raises_last_used_never_lowers_it_and_skips_deleted_keys(void **state)
+{
+    fixture *f = *state;
+    lg_store *s = open_ok(f->path);
+    lg_reporter_key_rec a = key_rec("a", 1, 10), b = key_rec("b", 2, 10);
+    lg_reporter_key_rec touch[3] = {key_rec("a", 0, 0), key_rec("b", 0, 0),
+                                    key_rec("gone", 0, 0)};
+    key_list l = {0};
+
+    assert_int_equal(lg_store_key_put(s, &a, NULL), 0);
+    assert_int_equal(lg_store_key_put(s, &b, NULL), 0);
+    touch[0].last_used_ms = 5000;
+    touch[1].last_used_ms = 7000;
+    touch[2].last_used_ms = 9000;
+    assert_int_equal(lg_store_keys_touch(s, touch, 3), 0);
+    touch[0].last_used_ms = 4000; /* older than what is stored: a stale cache */
+    assert_int_equal(lg_store_keys_touch(s, touch, 1), 0);
+    assert_int_equal(lg_store_keys_touch(s, touch, 0), 0);
+    assert_int_equal(lg_store_keys_each(s, on_key, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.keys[0].last_used_ms, 5000);
+    assert_int_equal(l.keys[1].last_used_ms, 7000);
+    assert_int_equal(lg_store_keys_touch(s, touch, LG_REPORTER_KEYS_MAX + 1), LG_ETOOBIG);
+    lg_store_close(s);
+}
+
+static void test_actions_are_listed_oldest_first_within_the_limit(void **state)
+{
+    fixture *f = *state;
+    lg_store *s = open_ok(f->path);
+    lg_action_rec late = action(3000, "jwt:root", "unblock", "alice");
+    lg_action_rec early = action(1000, "jwt:root", "unblock", "bob");
+    lg_action_rec same_a = action(2000, "cli:x", "key_add", "k1");
+    lg_action_rec same_b = action(2000, "cli:x", "key_add", "k2");
+    action_list l = {0};
+
+    assert_int_equal(lg_store_action_put(s, &late), 0);
+    assert_int_equal(lg_store_action_put(s, &early), 0);
+    assert_int_equal(lg_store_action_put(s, &same_a), 0);
+    assert_int_equal(lg_store_action_put(s, &same_b), 0);
+    assert_int_equal(lg_store_actions_each(s, 3, on_action, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.acts[0].target, "bob");
+    assert_string_equal(l.acts[1].target, "k1"); /* same ts: the order they were written */
+    assert_string_equal(l.acts[2].target, "k2");
+    lg_store_close(s);
+}
+
+static void test_action_without_actor_or_with_unterminated_field_is_refused(void **state)
+{
+    fixture *f = *state;
+    lg_store *s = open_ok(f->path);
+    lg_action_rec a = action(1, "", "unblock", "alice");
+    lg_reporter_key_rec k = key_rec("k", 1, 1);
+
+    assert_int_equal(lg_store_action_put(s, &a), LG_EINVAL);
+    a = action(1, "jwt:root", "unblock", "alice");
+    memset(a.detail, 'x', sizeof a.detail); /* no NUL in the field */
+    assert_int_equal(lg_store_action_put(s, &a), LG_EINVAL);
+    assert_int_equal(lg_store_key_put(s, &k, &a), LG_EINVAL);
+    a = action(1, "jwt:root", "unblock", "alice");
+    a.detail[0] = '\0'; /* an empty detail is fine */
+    assert_int_equal(lg_store_action_put(s, &a), 0);
+    lg_store_close(s);
+    assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM reporter_keys"), 0);
+    assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM operator_actions"), 1);
+}
+
 /* --- two writers ----------------------------------------------------------------- */
 
 #define WRITER_BATCHES 20
@@ -751,6 +985,13 @@ int main(void)
         T(test_counts_split_attempts_by_outcome),
         T(test_users_add_get_delete_and_list),
         T(test_user_name_at_the_length_bound_round_trips),
+        T(test_version_1_file_is_upgraded_keeping_its_rows),
+        T(test_reporter_key_is_added_with_its_action_listed_by_name_and_deleted),
+        T(test_taken_key_name_writes_neither_the_key_nor_its_action),
+        T(test_deleting_a_missing_key_is_not_found_and_records_nothing),
+        T(test_touch_raises_last_used_never_lowers_it_and_skips_deleted_keys),
+        T(test_actions_are_listed_oldest_first_within_the_limit),
+        T(test_action_without_actor_or_with_unterminated_field_is_refused),
         T(test_two_handles_writing_at_once_both_succeed),
         T(test_two_handles_opening_a_new_file_at_once_migrate_it_once),
         T(test_writes_past_the_wal_bound_reach_the_file_and_the_wal_restarts),
