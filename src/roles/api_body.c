@@ -8,8 +8,11 @@
  */
 #include "roles/api_body.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "core/err.h"
+#include "core/event.h"
 #include "core/lgassert.h"
 
 /* digits of an integer the fast path takes: 18 always fit int64_t */
@@ -196,4 +199,31 @@ void lg_api_body_from_json(json_t *root, lg_api_body *out)
         } else
             v->kind = LG_API_V_OTHER;
     }
+}
+
+int lg_api_body_ts(const lg_api_value *v, int64_t now_ms, int64_t lag_max_ms,
+                   int64_t skew_max_ms, int64_t *ts_ms, char *detail, size_t detail_len)
+{
+    lg_assert(lag_max_ms >= 0 && skew_max_ms >= 0);
+    if (v->kind == LG_API_V_ABSENT) {
+        *ts_ms = now_ms;
+        return 0;
+    }
+    if (v->kind != LG_API_V_INTEGER || v->i < 1 || v->i > LG_TS_MAX_MS) {
+        snprintf(detail, detail_len, "field 'ts': must be milliseconds since the epoch");
+        return LG_EINVAL;
+    }
+    /* both in [1, LG_TS_MAX_MS] (2^48): the differences cannot overflow */
+    if (now_ms - v->i > lag_max_ms) {
+        snprintf(detail, detail_len, "field 'ts': %lld ms in the past, more than "
+                 "report_lag_max_ms (%lld)", (long long)(now_ms - v->i), (long long)lag_max_ms);
+        return LG_EINVAL;
+    }
+    if (v->i - now_ms > skew_max_ms) {
+        snprintf(detail, detail_len, "field 'ts': %lld ms in the future, more than "
+                 "clock_skew_max_ms (%lld)", (long long)(v->i - now_ms), (long long)skew_max_ms);
+        return LG_EINVAL;
+    }
+    *ts_ms = v->i;
+    return 0;
 }

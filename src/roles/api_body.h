@@ -56,4 +56,15 @@ bool lg_api_body_fast(char *buf, size_t len, lg_api_body *out);
 /* Fills out from a jansson object (borrowed: root must outlive out). */
 void lg_api_body_from_json(json_t *root, lg_api_body *out);
 
+/*
+ * The event time of a reported attempt from its "ts" field v (DESIGN.md "Trust
+ * boundary"): absent, it is now_ms, the API's own clock; present, it must be an integer
+ * within [now_ms - lag_max_ms, now_ms + skew_max_ms] (both ends included), so that no
+ * reporter can move a detector's clock. Returns 0 and *ts_ms, or LG_EINVAL with a 400
+ * detail naming the bound and its config key ("field 'ts': 400000 ms in the past, more
+ * than report_lag_max_ms (300000)").
+ */
+int lg_api_body_ts(const lg_api_value *v, int64_t now_ms, int64_t lag_max_ms,
+                   int64_t skew_max_ms, int64_t *ts_ms, char *detail, size_t detail_len);
+
 #endif

@@ -297,7 +297,7 @@ void lg_api__attempts(lg_api *a, lg_http_req *r)
     const char *user, *ip;
     size_t user_len, ip_len;
     char ip_canon[LG_IP_MAX + 1];
-    const lg_api_value *okv, *tsv;
+    const lg_api_value *okv;
     bool ok;
     char why[96], detail[160];
     int64_t now, ts, until = 0;
@@ -332,16 +332,12 @@ void lg_api__attempts(lg_api *a, lg_http_req *r)
         goto out;
     }
     now = lg_now_ms();
-    ts = now;
     ok = okv->kind == LG_API_V_TRUE;
-    tsv = &body.v[LG_API_F_TS];
-    if (tsv->kind != LG_API_V_ABSENT) {
-        if (tsv->kind != LG_API_V_INTEGER || tsv->i < 1 || tsv->i > LG_TS_MAX_MS) {
-            lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST,
-                                      "field 'ts': must be milliseconds since the epoch");
-            goto out;
-        }
-        ts = tsv->i;
+    /* the API's clock, or the reporter's within [now - lag max, now + skew max] */
+    if (lg_api_body_ts(&body.v[LG_API_F_TS], now, a->cfg->report_lag_max_ms,
+                       a->cfg->clock_skew_max_ms, &ts, detail, sizeof detail) != 0) {
+        lg_http_req_respond_error(r, LG_HTTP_E_BAD_REQUEST, detail);
+        goto out;
     }
     if (lg_api__blocked(a, user, ip, now, &b)) {
         refuse_blocked(a, r, user, user_len, ip, ok, ts, b.until_ms, now);

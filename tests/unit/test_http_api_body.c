@@ -2,7 +2,8 @@
  * test_http_api_body.c - the fixed-schema body reader of the login/attempts endpoints:
  * the fast parser takes the flat shape and gives the same fields jansson would, and
  * leaves everything else (escapes, UTF-8, nesting, reals, duplicates, long integers,
- * bad syntax) to jansson with the buffer untouched.
+ * bad syntax) to jansson with the buffer untouched. A reported "ts" is the API's clock
+ * when absent and is accepted only within [now - report_lag_max_ms, now + clock_skew_max_ms].
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -176,6 +177,109 @@ static void test_jansson_fields_map_types(void **state)
     json_decref(root);
 }
 
+/* --- lg_api_body_ts: the bound on a reporter's ts ---------------------------------- */
+
+#define NOW 1700000000000LL
+#define LAG 300000LL
+#define SKEW 5000LL
+
+/* lg_api_body_ts on an integer ts; returns its status, *out and the detail. */
+static int ts_of(int64_t ts, int64_t *out, char *detail, size_t len)
+{
+    lg_api_value v = {.kind = LG_API_V_INTEGER, .i = ts};
+
+    *out = -1;
+    detail[0] = '\0';
+    return lg_api_body_ts(&v, NOW, LAG, SKEW, out, detail, len);
+}
+
+static void test_absent_ts_is_the_api_s_clock(void **state)
+{
+    lg_api_value v = {.kind = LG_API_V_ABSENT};
+    int64_t ts = -1;
+    char detail[160];
+
+    (void)state;
+    assert_int_equal(lg_api_body_ts(&v, NOW, LAG, SKEW, &ts, detail, sizeof detail), 0);
+    assert_true(ts == NOW);
+}
+
+static void test_ts_at_either_bound_is_accepted(void **state)
+{
+    int64_t ts;
+    char detail[160];
+
+    (void)state;
+    assert_int_equal(ts_of(NOW - LAG, &ts, detail, sizeof detail), 0);
+    assert_true(ts == NOW - LAG);
+    assert_int_equal(ts_of(NOW + SKEW, &ts, detail, sizeof detail), 0);
+    assert_true(ts == NOW + SKEW);
+    assert_int_equal(ts_of(NOW, &ts, detail, sizeof detail), 0);
+    assert_true(ts == NOW);
+}
+
+static void test_ts_one_ms_past_the_lag_bound_names_report_lag_max_ms(void **state)
+{
+    int64_t ts;
+    char detail[160];
+
+    (void)state;
+    assert_int_equal(ts_of(NOW - LAG - 1, &ts, detail, sizeof detail), -1);
+    assert_string_equal(detail, "field 'ts': 300001 ms in the past, more than "
+                                "report_lag_max_ms (300000)");
+    assert_true(ts == -1); /* untouched on failure */
+    assert_int_equal(ts_of(NOW - 400000, &ts, detail, sizeof detail), -1);
+    assert_string_equal(detail, "field 'ts': 400000 ms in the past, more than "
+                                "report_lag_max_ms (300000)");
+}
+
+static void test_ts_one_ms_past_the_skew_bound_names_clock_skew_max_ms(void **state)
+{
+    int64_t ts;
+    char detail[160];
+
+    (void)state;
+    assert_int_equal(ts_of(NOW + SKEW + 1, &ts, detail, sizeof detail), -1);
+    assert_string_equal(detail, "field 'ts': 5001 ms in the future, more than "
+                                "clock_skew_max_ms (5000)");
+    /* the attack of issue 7: the year 9999 */
+    assert_int_equal(ts_of(253402300799999LL, &ts, detail, sizeof detail), -1);
+    assert_string_equal(detail, "field 'ts': 251702300799999 ms in the future, more than "
+                                "clock_skew_max_ms (5000)");
+    assert_true(ts == -1);
+}
+
+static void test_ts_not_an_epoch_integer_is_refused(void **state)
+{
+    lg_api_value real = {.kind = LG_API_V_OTHER};
+    lg_api_value str = {.kind = LG_API_V_STRING, .s = "1700000000000", .len = 13};
+    int64_t ts = -1;
+    char detail[160];
+
+    (void)state;
+    assert_int_equal(ts_of(0, &ts, detail, sizeof detail), -1);
+    assert_string_equal(detail, "field 'ts': must be milliseconds since the epoch");
+    assert_int_equal(ts_of(253402300800000LL, &ts, detail, sizeof detail), -1);
+    assert_string_equal(detail, "field 'ts': must be milliseconds since the epoch");
+    assert_int_equal(lg_api_body_ts(&real, NOW, LAG, SKEW, &ts, detail, sizeof detail), -1);
+    assert_int_equal(lg_api_body_ts(&str, NOW, LAG, SKEW, &ts, detail, sizeof detail), -1);
+    assert_true(ts == -1);
+}
+
+static void test_zero_bounds_accept_only_now(void **state)
+{
+    lg_api_value v = {.kind = LG_API_V_INTEGER, .i = NOW};
+    int64_t ts = -1;
+    char detail[160];
+
+    (void)state;
+    assert_int_equal(lg_api_body_ts(&v, NOW, 0, 0, &ts, detail, sizeof detail), 0);
+    v.i = NOW - 1;
+    assert_int_equal(lg_api_body_ts(&v, NOW, 0, 0, &ts, detail, sizeof detail), -1);
+    v.i = NOW + 1;
+    assert_int_equal(lg_api_body_ts(&v, NOW, 0, 0, &ts, detail, sizeof detail), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +291,12 @@ int main(void)
         cmocka_unit_test(test_integers_up_to_18_digits_are_read_longer_fall_back),
         cmocka_unit_test(test_members_up_to_the_bound_are_read_more_fall_back),
         cmocka_unit_test(test_jansson_fields_map_types),
+        cmocka_unit_test(test_absent_ts_is_the_api_s_clock),
+        cmocka_unit_test(test_ts_at_either_bound_is_accepted),
+        cmocka_unit_test(test_ts_one_ms_past_the_lag_bound_names_report_lag_max_ms),
+        cmocka_unit_test(test_ts_one_ms_past_the_skew_bound_names_clock_skew_max_ms),
+        cmocka_unit_test(test_ts_not_an_epoch_integer_is_refused),
+        cmocka_unit_test(test_zero_bounds_accept_only_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
