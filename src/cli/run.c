@@ -141,6 +141,8 @@ int lg_cmd_run(int argc, char **argv)
     rc = lg_api_new(&cfg, bus, "api", &api, err, sizeof err);
     if (rc != 0)
         goto fail;
+    /* one /metrics for the process: the detector's series follow the API's */
+    lg_api_metrics_attach(api, lg_detector_metrics(det));
     lg_log(LG_INFO, "run", "ready: store=%.128s; SIGINT or SIGTERM stops", cfg.store_url);
 
     sig = lg_serve_signal_wait();

@@ -792,6 +792,11 @@ fail:
     return rc;
 }
 
+void lg_api_metrics_attach(lg_api *a, lg_metrics *extra)
+{
+    atomic_store(&a->metrics_extra, extra);
+}
+
 uint16_t lg_api_port(const lg_api *a)
 {
     return lg_http_server_port(a->http);

@@ -30,6 +30,12 @@ typedef struct lg_api lg_api;
 int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out, char *err,
                size_t err_len);
 
+/* Serves extra (borrowed; another role's registry, e.g. lg_detector_metrics) on
+ * /metrics after the API's own series, from now on. extra must outlive the API's HTTP
+ * server (lg_api_stop), or be detached with NULL first. */
+struct lg_metrics;
+void lg_api_metrics_attach(lg_api *a, struct lg_metrics *extra);
+
 /* The bound HTTP port. */
 uint16_t lg_api_port(const lg_api *a);
 

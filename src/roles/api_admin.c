@@ -297,6 +297,7 @@ void lg_api__healthz(lg_api *a, lg_http_req *r)
 void lg_api__metrics(lg_api *a, lg_http_req *r)
 {
     char *buf;
+    lg_metrics *extra;
     int n;
 
     if (!admin_or_network(a, r))
@@ -307,6 +308,11 @@ void lg_api__metrics(lg_api *a, lg_http_req *r)
         return;
     }
     n = lg_metrics_render(a->metrics, buf, LG_API_METRICS_MAX);
+    extra = atomic_load(&a->metrics_extra);
+    if (n >= 0 && extra != NULL) {
+        int n2 = lg_metrics_render(extra, buf + n, LG_API_METRICS_MAX - (size_t)n);
+        n = n2 < 0 ? n2 : n + n2;
+    }
     if (n < 0) {
         lg_log(LG_ERROR, "api", "metrics: text larger than %d bytes", LG_API_METRICS_MAX);
         lg_http_req_respond_error(r, LG_HTTP_E_INTERNAL, "metrics too large");

@@ -106,6 +106,7 @@ struct lg_api {
     lg_metrics_counter *xff_invalid; /* api_client.c */
     lg_metrics_counter *requests[API_ROUTE_COUNT][API_STATUSES_N + 1];
     lg_metrics_histogram *duration;
+    _Atomic(lg_metrics *) metrics_extra; /* lg_api_metrics_attach; NULL: none */
 
     /* lg.blocks is read by whoever holds feed_lock: the feeder thread, or with the
      * in-process bus (feed_inline) an I/O thread about to look a user up, so a block

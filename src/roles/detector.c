@@ -7,7 +7,9 @@
  *
  * Between batches it also reads lg.blocks (operator unblocks, blocks decided by other
  * detectors). Partition moves are handled in detector_rebuild.c. Undecodable messages
- * are counted, logged at most once a second, skipped, and committed like the rest.
+ * are counted, logged at most once a second, skipped, and committed like the rest; so
+ * are attempts stamped beyond the wall clock + clock_skew_max_ms (refused_future), before
+ * their ts reaches the watermark or a window, live and when re-read by a rebuild.
  * Knobs: [detector] group, batch_max.
  *
  *   new ──start──► RUNNING ──stop: drain (caught up and an empty poll)──► STOPPED
@@ -34,6 +36,7 @@ void lg_detector__stats_add(lg_detector *d, const lg_detector_stats *x)
     d->stats.rebuilt += x->rebuilt;
     d->stats.blocks += x->blocks;
     d->stats.bad_messages += x->bad_messages;
+    d->stats.refused_future += x->refused_future;
     d->stats.store_batches += x->store_batches;
     pthread_mutex_unlock(&d->stats_mu);
 }
@@ -45,19 +48,48 @@ static void sleep_ms(int ms)
 
 /* --- one batch ------------------------------------------------------------------- */
 
-static void bad_message(lg_detector *d, const lg_bus_msg *m, const char *why)
+/* May a line of rl be logged now? One a second at most: a producer gone wrong must not
+ * flood the log. When true, *suppressed is the number of lines dropped since the last. */
+static bool ratelog_allows(lg_detector_ratelog *rl, uint64_t *suppressed)
 {
     int64_t now = lg_mono_ns();
-    /* one line a second at most: a producer gone wrong must not flood the log */
-    if (now - d->bad_log_ns < 1000000000LL) {
-        d->bad_suppressed++;
-        return;
+
+    if (rl->last_ns != 0 && now - rl->last_ns < 1000000000LL) {
+        rl->suppressed++;
+        return false;
     }
+    *suppressed = rl->suppressed;
+    rl->last_ns = now;
+    rl->suppressed = 0;
+    return true;
+}
+
+static void bad_message(lg_detector *d, const lg_bus_msg *m, const char *why)
+{
+    uint64_t suppressed;
+
+    if (!ratelog_allows(&d->bad_log, &suppressed))
+        return;
     lg_log(LG_WARN, "detector", "partition=%d offset=%lld bad attempt skipped: %s "
            "(%llu more suppressed in the last second)", (int)m->partition,
-           (long long)m->offset, why, (unsigned long long)d->bad_suppressed);
-    d->bad_log_ns = now;
-    d->bad_suppressed = 0;
+           (long long)m->offset, why, (unsigned long long)suppressed);
+}
+
+/* An attempt stamped later than the wall clock allows (lg_detector_clock_refuses): never
+ * judged, never stored (it is no fact about any login), only counted and logged. */
+static void refused_future(lg_detector *d, const lg_bus_msg *m, const lg_attempt *a,
+                           int64_t wall_ms, bool rebuild)
+{
+    uint64_t suppressed;
+
+    if (!ratelog_allows(&d->refused_log, &suppressed))
+        return;
+    lg_log(LG_WARN, "detector", "partition=%d offset=%lld attempt id=%.64s user=%.64s "
+           "src=%.64s refused%s: ts=%lld is %lld ms in the future, more than "
+           "clock_skew_max_ms (%lld) (%llu more suppressed in the last second)",
+           (int)m->partition, (long long)m->offset, a->id, a->user, a->src,
+           rebuild ? " (rebuild)" : "", (long long)a->ts_ms, (long long)(a->ts_ms - wall_ms),
+           (long long)d->cfg->clock_skew_max_ms, (unsigned long long)suppressed);
 }
 
 /* Publishes one block, waiting for room in a full producer queue (back-pressure) up to
@@ -228,6 +260,7 @@ done:
 static int batch_process(lg_detector *d, size_t n)
 {
     lg_detector_stats x;
+    int64_t wall_ms = lg_now_ms(); /* once a batch: a poll's worth of ms changes nothing */
     int rc = 0;
 
     memset(&x, 0, sizeof x);
@@ -251,6 +284,14 @@ static int batch_process(lg_detector *d, size_t n)
                 x.bad_messages++;
                 d->commit_next[p] = m->offset + 1;
             }
+            continue;
+        }
+        /* before anything sees its ts: the watermark, the windows, the store */
+        if (lg_detector_clock_refuses(a.ts_ms, wall_ms, d->cfg->clock_skew_max_ms)) {
+            refused_future(d, m, &a, wall_ms, rebuild);
+            x.refused_future++;
+            if (!rebuild)
+                d->commit_next[p] = m->offset + 1; /* the partition moves on */
             continue;
         }
         /* the clock moves only between batches, so the order within one is free */
@@ -456,7 +497,8 @@ int lg_detector_new(const lg_config *cfg, lg_bus *bus, lg_detector **out, char *
     d->msgs = calloc(d->batch_cap, sizeof *d->msgs);
     d->batch_attempts = calloc(d->batch_cap, sizeof *d->batch_attempts);
     d->batch_blocks = calloc(d->blocks_cap, sizeof *d->batch_blocks);
-    if (d->msgs == NULL || d->batch_attempts == NULL || d->batch_blocks == NULL) {
+    if (d->msgs == NULL || d->batch_attempts == NULL || d->batch_blocks == NULL ||
+        lg_detector__metrics_setup(d) != 0) {
         lg_detector_free(d);
         goto fail_nomem;
     }
@@ -518,11 +560,12 @@ void lg_detector_stop(lg_detector *d)
     d->attempts = NULL;
     lg_detector_stats_get(d, &st);
     lg_log(LG_INFO, "detector", "stopped attempts=%llu ok=%llu fail=%llu blocked=%llu "
-           "blocks=%llu rebuilt=%llu bad=%llu batches=%llu",
+           "blocks=%llu rebuilt=%llu bad=%llu refused_future=%llu batches=%llu",
            (unsigned long long)st.attempts, (unsigned long long)st.ok,
            (unsigned long long)st.fail, (unsigned long long)st.blocked,
            (unsigned long long)st.blocks, (unsigned long long)st.rebuilt,
-           (unsigned long long)st.bad_messages, (unsigned long long)st.store_batches);
+           (unsigned long long)st.bad_messages, (unsigned long long)st.refused_future,
+           (unsigned long long)st.store_batches);
 }
 
 bool lg_detector_failed(lg_detector *d)
@@ -542,6 +585,7 @@ void lg_detector_free(lg_detector *d)
     free(d->msgs);
     free(d->batch_attempts);
     free(d->batch_blocks);
+    lg_metrics_free(d->metrics);
     pthread_mutex_destroy(&d->stats_mu);
     free(d);
 }

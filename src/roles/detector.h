@@ -10,7 +10,9 @@
  *
  * Its engine's eviction clock is the low watermark of the partitions it reads
  * (detector_clock.h), not the newest attempt of any: partitions arrive out of step, and a
- * leading one must not idle the windows of a lagging one's users.
+ * leading one must not idle the windows of a lagging one's users. An attempt whose ts is
+ * later than the wall clock + clock_skew_max_ms is refused: counted (refused_future),
+ * logged at most once a second, never judged nor stored, its offset committed.
  *
  * Runs on its own thread (lg_detector_start) in `loginguard run` and `loginguard
  * detector`. Opens its own store handle from cfg->store_url.
@@ -31,6 +33,9 @@ typedef struct lg_detector_stats {
     uint64_t rebuilt;                     /* attempts re-read to rebuild windows */
     uint64_t blocks;                      /* blocks decided and published */
     uint64_t bad_messages;                /* undecodable messages (logged, skipped) */
+    /* attempts refused, never judged nor stored: ts later than the wall clock +
+     * clock_skew_max_ms (live, or re-read by a rebuild: each read counts) */
+    uint64_t refused_future;
     uint64_t store_batches;
 } lg_detector_stats;
 
@@ -48,6 +53,13 @@ int lg_detector_start(lg_detector *d);
 void lg_detector_stop(lg_detector *d);
 void lg_detector_free(lg_detector *d); /* stops first if running; NULL is a no-op */
 void lg_detector_stats_get(lg_detector *d, lg_detector_stats *out);
+
+/* The detector's Prometheus series (lg_detector_*: attempts by outcome, refused ones by
+ * reason, blocks, rebuilt, bad messages, store batches), read from its stats at scrape
+ * time. Borrowed: lives as long as the detector. `run` serves it on the API's /metrics
+ * (lg_api_metrics_attach). */
+struct lg_metrics;
+struct lg_metrics *lg_detector_metrics(lg_detector *d);
 /* True once the detector gave up (store or bus refusing for about a minute, out of
  * memory): its thread has ended without committing what it could not store. */
 bool lg_detector_failed(lg_detector *d);

@@ -69,3 +69,10 @@ bool lg_detector_clock_low(const lg_detector_clock *k, const bool *at_end, int64
     }
     return false;
 }
+
+bool lg_detector_clock_refuses(int64_t ts_ms, int64_t wall_ms, int64_t skew_max_ms)
+{
+    lg_assert(skew_max_ms >= 0);
+    /* a decoded ts is in [0, LG_TS_MAX_MS] (2^48) and so is the wall clock: no overflow */
+    return ts_ms - wall_ms > skew_max_ms;
+}

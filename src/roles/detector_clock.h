@@ -17,6 +17,10 @@
  * so a partition's next attempts are not older than its last_ts. One that is older than
  * the watermark is still judged, but may find its key's state already evicted, exactly
  * as a late event would in `replay`.
+ * Only attempts the detector may judge reach it: one stamped later than the wall clock
+ * plus clock_skew_max_ms is refused before it is seen (lg_detector_clock_refuses), or a
+ * single event (kcat writes anything to lg.attempts) would move the watermark to any
+ * time it names, idle every window, and make every real failure "too late" to count.
  */
 #ifndef LG_DETECTOR_CLOCK_H
 #define LG_DETECTOR_CLOCK_H
@@ -46,5 +50,11 @@ void lg_detector_clock_seen(lg_detector_clock *k, int32_t p, int64_t ts_ms);
  * when the clock must stay where it is (nothing assigned, or a partition with more to
  * read has not been read from yet, or nothing read at all). */
 bool lg_detector_clock_low(const lg_detector_clock *k, const bool *at_end, int64_t *clock_ms);
+
+/* Must an attempt with ts_ms be refused (counted, logged, never judged nor seen by the
+ * watermark)? True when it is later than wall_ms + skew_max_ms (DESIGN.md "Trust
+ * boundary": no event moves a detector's clock past now + clock_skew_max, whatever
+ * reached the bus). wall_ms is the caller's reading of the wall clock (lg_now_ms). */
+bool lg_detector_clock_refuses(int64_t ts_ms, int64_t wall_ms, int64_t skew_max_ms);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "bus/bus.h"
 #include "core/engine.h"
+#include "http/metrics.h"
 #include "roles/detector.h"
 #include "roles/detector_clock.h"
 #include "store/store.h"
@@ -60,6 +61,22 @@
  * come from API hosts whose clocks differ by NTP's error, so both times agree within far
  * less than this; a few extra seconds of re-reading cost nothing */
 #define LG_DETECTOR_REBUILD_MARGIN_MS 5000
+
+/* A condition that may repeat for every message (a producer gone wrong) is logged at
+ * most once a second; the lines dropped meanwhile are counted into the next one. */
+typedef struct lg_detector_ratelog {
+    int64_t last_ns;
+    uint64_t suppressed;
+} lg_detector_ratelog;
+
+/* series of lg_detector_metrics (detector_metrics.c) */
+#define LG_DETECTOR_METRICS_MAX 16
+
+/* What one series of lg_detector_metrics reads: a uint64_t of d's stats at off. */
+typedef struct lg_detector_metric_ref {
+    struct lg_detector *d;
+    size_t off;
+} lg_detector_metric_ref;
 
 struct lg_detector {
     const lg_config *cfg; /* borrowed */
@@ -114,8 +131,11 @@ struct lg_detector {
     pthread_mutex_t stats_mu;
     lg_detector_stats stats;
 
-    int64_t bad_log_ns; /* rate limit of "bad message" lines */
-    uint64_t bad_suppressed;
+    lg_detector_ratelog bad_log;     /* "bad attempt skipped" lines */
+    lg_detector_ratelog refused_log; /* "attempt refused" lines */
+
+    lg_metrics *metrics; /* lg_detector_metrics */
+    lg_detector_metric_ref metric_refs[LG_DETECTOR_METRICS_MAX];
 };
 
 /* The rebalance callbacks of the attempts consumer (detector_rebuild.c). */
@@ -135,6 +155,10 @@ int lg_detector__blocks_feed(lg_detector *d, int timeout_ms);
 int lg_detector__blocks_open(lg_detector *d, char *err, size_t err_len);
 
 void lg_detector__stats_add(lg_detector *d, const lg_detector_stats *delta);
+
+/* Registers the series of lg_detector_metrics in a new d->metrics (detector_metrics.c).
+ * 0 or LG_ENOMEM. */
+int lg_detector__metrics_setup(lg_detector *d);
 
 /* Builds an engine from the configuration whose eviction clock the detector drives, and
  * resets d->clock to "no partition" (every engine starts with no partition's history). */

@@ -1,8 +1,10 @@
 /*
  * test_detector.c - the detector role on the embedded bus with a temporary SQLite store:
  * attempts in on lg.attempts, blocks out on lg.blocks, everything in the store with the
- * outcome the engine decided, tombstones unblocking, stop draining. Rebuild on partition
- * moves needs Kafka consumer groups: tests/e2e/test_kafka_kcat.py and bench cover it.
+ * outcome the engine decided, tombstones unblocking, stop draining, attempts stamped
+ * beyond the wall clock + clock_skew_max_ms refused (counted, never judged nor stored).
+ * Rebuild on partition moves needs Kafka consumer groups: tests/e2e/test_kafka_kcat.py,
+ * test_time_bounds.py and bench cover it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/event.h"
+#include "http/metrics.h"
 #include "roles/detector.h"
 #include "store/store.h"
 
@@ -146,6 +149,22 @@ static void wait_attempts(fixture *f, uint64_t want)
         usleep(2000);
     } while (lg_mono_ns() < deadline);
     fail_msg("detector judged %llu attempts, want %llu", (unsigned long long)st.attempts,
+             (unsigned long long)want);
+}
+
+/* Waits until the detector has judged or refused `want` attempts in all. */
+static void wait_judged_or_refused(fixture *f, uint64_t want)
+{
+    lg_detector_stats st;
+    int64_t deadline = lg_mono_ns() + (int64_t)WAIT_MS * 1000000;
+    do {
+        lg_detector_stats_get(f->det, &st);
+        if (st.attempts + st.refused_future >= want)
+            return;
+        usleep(2000);
+    } while (lg_mono_ns() < deadline);
+    fail_msg("detector judged %llu and refused %llu attempts, want %llu in all",
+             (unsigned long long)st.attempts, (unsigned long long)st.refused_future,
              (unsigned long long)want);
 }
 
@@ -297,6 +316,67 @@ static void test_bad_message_is_counted_skipped_and_the_rest_judged(void **state
     assert_int_equal(store_counts(f).attempts, 1);
 }
 
+/* Issue 7: one attempt of the year 9999 on lg.attempts moved the detector's clock there,
+ * so every real failure after it came "too late" to count and nobody was ever blocked. */
+static void test_future_attempt_is_refused_and_real_failures_still_block(void **state)
+{
+    fixture *f = *state;
+    int64_t now = lg_now_ms();
+    int64_t skew = f->cfg.clock_skew_max_ms;
+    lg_detector_stats st;
+    lg_block b;
+    bool tomb = false;
+    char text[8192];
+    audit_rows r;
+
+    publish_attempt(f, "mallory", LG_TS_MAX_MS, false);         /* the year 9999 */
+    publish_attempt(f, "mallory", now + skew + 60000, false);   /* a minute too far */
+    publish_attempt(f, "skewed", now + skew - 1000, false);     /* within the skew: judged */
+    /* judged in their own batch, so the old code's clock moved before alice's came */
+    wait_judged_or_refused(f, 3);
+    usleep(50 * 1000);
+    for (int i = 0; i < 5; i++)
+        publish_attempt(f, "alice", now + i, false);
+    assert_true(next_block(f, &b, &tomb));
+    assert_false(tomb);
+    assert_string_equal(b.user, "alice");
+    assert_int_equal(b.since_ms, now + 4);
+
+    lg_detector_stop(f->det);
+    lg_detector_stats_get(f->det, &st);
+    assert_int_equal(st.refused_future, 2);
+    assert_int_equal(st.attempts, 6); /* skewed + alice x5: the refused are not judged */
+    assert_int_equal(st.blocks, 1);
+    assert_false(lg_detector_failed(f->det));
+    /* not stored: an audit row would count as judged everywhere that reads the store */
+    assert_int_equal(store_counts(f).attempts, 6);
+    r = store_audit(f, "mallory");
+    assert_int_equal(r.n, 0);
+    /* and counted where an operator looks */
+    assert_true(lg_metrics_render(lg_detector_metrics(f->det), text, sizeof text) > 0);
+    assert_non_null(strstr(text, "\nlg_detector_attempts_refused_total{reason=\"future\"} 2\n"));
+    assert_non_null(strstr(text, "\nlg_detector_attempts_total{outcome=\"fail\"} 6\n"));
+    assert_non_null(strstr(text, "\nlg_detector_blocks_total 1\n"));
+}
+
+/* Refused attempts move their partition on: they are committed like judged ones, so a
+ * stream of them alone never stalls the consumer nor is read again. */
+static void test_only_refused_attempts_are_committed_and_drain(void **state)
+{
+    fixture *f = *state;
+    lg_detector_stats st;
+
+    for (int i = 0; i < 100; i++)
+        publish_attempt(f, "mallory", LG_TS_MAX_MS - i, false);
+    wait_judged_or_refused(f, 100);
+    lg_detector_stop(f->det); /* drained: everything published was consumed */
+    lg_detector_stats_get(f->det, &st);
+    assert_int_equal(st.refused_future, 100);
+    assert_int_equal(st.attempts, 0);
+    assert_false(lg_detector_failed(f->det));
+    assert_int_equal(store_counts(f).attempts, 0);
+}
+
 #define DRAIN_N 3000
 
 static void test_stop_drains_every_attempt_already_published(void **state)
@@ -346,6 +426,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_drains_every_attempt_already_published, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_batch_max_out_of_range_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_future_attempt_is_refused_and_real_failures_still_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_refused_attempts_are_committed_and_drain,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests_name("detector", tests, NULL, NULL);
 }

@@ -142,6 +142,17 @@ static void test_revoked_partition_no_longer_counts_and_reassigned_starts_unread
     assert_true(low(&k) == INT64_MIN);
 }
 
+static void test_ts_beyond_wall_clock_plus_skew_is_refused(void **state)
+{
+    (void)state;
+    assert_false(lg_detector_clock_refuses(T0 + 5000, T0, 5000)); /* at the bound */
+    assert_true(lg_detector_clock_refuses(T0 + 5001, T0, 5000));  /* one ms beyond */
+    assert_false(lg_detector_clock_refuses(T0, T0, 0));
+    assert_true(lg_detector_clock_refuses(T0 + 1, T0, 0));
+    assert_false(lg_detector_clock_refuses(0, T0, 5000)); /* the past is for the window */
+    assert_true(lg_detector_clock_refuses(253402300799999LL, T0, 604800000)); /* 9999 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -157,6 +168,7 @@ int main(void)
         cmocka_unit_test_setup(
             test_revoked_partition_no_longer_counts_and_reassigned_starts_unread,
             reset_at_end),
+        cmocka_unit_test(test_ts_beyond_wall_clock_plus_skew_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
