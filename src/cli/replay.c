@@ -8,6 +8,8 @@
  * batches to a writer thread (replay_writer.c) that stores them in order, one
  * transaction per batch; attempts without an id get "L<line>-<hash of the line>", the
  * same on every run, so a replay cut short by a crash can simply be run again.
+ * Replay has no wall clock, so the stream is its own: a line whose ts jumps more than
+ * --max-jump ahead of the newest ts kept so far is a bad line, not a new clock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +42,7 @@ typedef struct replay_opts {
     const char *config;
     const char *db;
     bool strict, quiet, progress;
+    int64_t max_jump_ms; /* --max-jump */
     const char *sets[LG_REPLAY_SETS_MAX];
     size_t n_sets;
 } replay_opts;
@@ -53,6 +56,8 @@ typedef struct replay {
     int block_rc;             /* first failure to add a block to the batch */
     const replay_opts *opts;
     uint64_t n_lines, n_bad;
+    bool have_newest;  /* newest_ts_ms is set: a valid line was kept */
+    int64_t newest_ts_ms; /* the largest ts kept so far: the stream's clock */
     int64_t t0_ns, progress_ns;
 } replay;
 
@@ -64,7 +69,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: loginguard replay [FILE|-] [--config F] [--db PATH] [--strict] [--quiet]\n"
-        "                         [--progress] [--set KEY=VALUE]...\n\n"
+        "                         [--progress] [--max-jump DUR] [--set KEY=VALUE]...\n\n"
         "Judges login attempts read as JSON lines (FILE, or stdin when FILE is - or absent)\n"
         "with the detection rules and prints each block decided as one JSON line on stdout,\n"
         "in decision order. A line: {\"ts\":<ms>,\"user\":\"alice\",\"ok\":false} with optional\n"
@@ -76,6 +81,10 @@ static void usage(FILE *out)
         "                    attempts per transaction; running the same input again after\n"
         "                    a crash completes it without duplicates\n"
         "  --strict          stop at the first malformed line (exit 1)\n"
+        "  --max-jump DUR    a line whose ts is more than DUR ahead of the newest ts so far\n"
+        "                    is malformed (replay has no wall clock: one far-future ts\n"
+        "                    would otherwise end every window); ms, or 500ms, 60s, 15m,\n"
+        "                    2h, 1d (default 1d)\n"
         "  --quiet           no summary and no progress on stderr\n"
         "  --progress        progress on stderr every 2 s (default when stderr is a tty)\n"
         "  --set KEY=VALUE   override a configuration key, e.g. rule.user.threshold=3\n"
@@ -92,12 +101,14 @@ static int parse_args(int argc, char **argv, replay_opts *o)
         {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
         {"strict", no_argument, NULL, 's'},       {"quiet", no_argument, NULL, 'q'},
         {"progress", no_argument, NULL, 'p'},     {"set", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"max-jump", required_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
 
     memset(o, 0, sizeof *o);
     o->progress = isatty(STDERR_FILENO);
+    o->max_jump_ms = LG_REPLAY_MAX_JUMP_DEFAULT_MS;
     optind = 0; /* glibc: full re-initialisation, so tests may call commands twice */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -106,6 +117,15 @@ static int parse_args(int argc, char **argv, replay_opts *o)
         case 's': o->strict = true; break;
         case 'q': o->quiet = true; break;
         case 'p': o->progress = true; break;
+        case 'j':
+            if (lg_config_ms_parse(optarg, &o->max_jump_ms) != 0 || o->max_jump_ms < 1 ||
+                o->max_jump_ms > LG_TS_MAX_MS) {
+                fprintf(stderr, "loginguard replay: invalid --max-jump '%.32s': must be "
+                        "1..%lld ms, or a number with a unit (500ms, 60s, 15m, 2h, 1d)\n",
+                        optarg, LG_TS_MAX_MS);
+                return 2;
+            }
+            break;
         case 'S':
             if (o->n_sets == LG_REPLAY_SETS_MAX) {
                 fprintf(stderr, "loginguard replay: more than %d --set options\n",
@@ -269,6 +289,18 @@ static int replay_line(replay *r, const char *line, size_t len, uint64_t lineno)
     if (lg_attempt_decode(line, len, LG_ATTEMPT_REPLAY, a, err, sizeof err) != 0) {
         bad_line(r, lineno, err);
         return r->opts->strict ? 1 : 0;
+    }
+    /* both ts in [0, LG_TS_MAX_MS]: the difference cannot overflow */
+    if (r->have_newest && a->ts_ms - r->newest_ts_ms > r->opts->max_jump_ms) {
+        snprintf(err, sizeof err, "field 'ts': jumps %lld ms ahead of the stream (more than "
+                 "--max-jump %lld)", (long long)(a->ts_ms - r->newest_ts_ms),
+                 (long long)r->opts->max_jump_ms);
+        bad_line(r, lineno, err);
+        return r->opts->strict ? 1 : 0;
+    }
+    if (!r->have_newest || a->ts_ms > r->newest_ts_ms) {
+        r->newest_ts_ms = a->ts_ms;
+        r->have_newest = true;
     }
     if (a->src[0] == '\0')
         memcpy(a->src, "replay", sizeof "replay");

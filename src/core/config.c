@@ -134,6 +134,16 @@ static bool parse_int(const char *v, bool ms, int64_t *out)
     return false;
 }
 
+int lg_config_ms_parse(const char *text, int64_t *out_ms)
+{
+    int64_t x;
+
+    if (!parse_int(text, true, &x))
+        return LG_EINVAL;
+    *out_ms = x;
+    return 0;
+}
+
 static bool parse_bool(const char *v, int64_t *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"};

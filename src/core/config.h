@@ -95,6 +95,11 @@ lg_rule_conf *lg_config_rule(lg_config *cfg, const char *name);
 int lg_config_set(lg_config *cfg, const char *dotted_key, const char *value, char *err,
                   size_t err_len);
 
+/* A duration as the table's millisecond keys take it: an integer of ms, or one with a
+ * unit (500ms, 60s, 15m, 2h, 1d), for command-line flags outside the table (replay
+ * --max-jump). 0 and *out_ms, or LG_EINVAL (not a number, unknown unit, overflow). */
+int lg_config_ms_parse(const char *text, int64_t *out_ms);
+
 /* lg_config_set for "KEY=VALUE" as given to a --set flag. */
 int lg_config_set_kv(lg_config *cfg, const char *key_eq_value, char *err, size_t err_len);
 

@@ -86,6 +86,10 @@
 /* --- replay ---------------------------------------------------------------------- */
 /* one input line; longer lines are reported and skipped without being buffered. */
 #define LG_LINE_MAX 65536
+/* replay --max-jump: a ts further than this ahead of the newest one so far is a bad line,
+ * not a new clock (replay has no wall clock to bound it by); a day passes any real gap in
+ * a login stream's busy hours yet stops a year-9999 typo or forgery. */
+#define LG_REPLAY_MAX_JUMP_DEFAULT_MS (24LL * 3600 * 1000)
 
 /* --- http ------------------------------------------------------------------------ */
 #define LG_HTTP_BODY_MAX 4096          /* DESIGN.md: bodies over 4 KiB get 413 */

@@ -4,7 +4,9 @@ Blocks for a crafted file are compared byte for byte (the 59999 / 60000 ms bound
 reset on success, BLOCKED outcomes, escalation); every kind of bad line is reported as
 `line N: ...` while the good lines around it still count; --strict stops at the first;
 replay --db followed by audit shows every attempt with its outcome; audit --all is
-replayable; usage errors exit 2; config output loads back; docs/CONFIG.md is current.
+replayable; usage errors exit 2; config output loads back; docs/CONFIG.md is current;
+a ts that jumps more than --max-jump (default 1 day) ahead of the stream is a bad line,
+not a new clock, so one far-future line cannot switch detection off for the rest.
 """
 import json
 import os
@@ -249,6 +251,61 @@ def test_db_then_audit(d):
     check(r.returncode == 0 and len(r.stdout.splitlines()) == 13, "audit via config store")
 
 
+DAY = 24 * 3600 * 1000
+
+
+def test_far_future_ts_is_a_bad_line_not_a_new_clock(d):
+    # Issue 7: one line of the year 9999 made the engine's clock jump there, so the real
+    # failures after it came "too late" and nobody was blocked.
+    lines = [attempt(T, "mallory", False),                               # 1
+             attempt(T + 8000000000000, "mallory", False),               # 2 +8e12 ms
+             attempt(253402300799999, "mallory", False),                 # 3 year 9999
+             attempt(T + DAY, "edge", False),                            # 4 exactly 1 d: ok
+             attempt(T + 2 * DAY + 1, "edge", False)]                    # 5 1 d + 1 ms
+    base = T + DAY + 1000
+    lines += [attempt(base + i, "alice", False) for i in range(5)]      # 6..10
+    path = write(os.path.join(d, "future.jsonl"), lines)
+    r = replay([path])
+    check(r.returncode == 0, "replay exit %d: %s" % (r.returncode, r.stderr))
+    check(stderr_lines(r) == [
+        "line 2: field 'ts': jumps 8000000000000 ms ahead of the stream (more than "
+        "--max-jump 86400000)",
+        "line 3: field 'ts': jumps %d ms ahead of the stream (more than --max-jump 86400000)"
+        % (253402300799999 - T),
+        "line 5: field 'ts': jumps 86400001 ms ahead of the stream (more than --max-jump "
+        "86400000)"], "bad lines: %r" % r.stderr)
+    check(r.stdout.splitlines() == [block("alice", base + 4, base + 4 + MIN15, 1)],
+          "alice's failures after the far-future lines must block: %r" % r.stdout)
+    summary = r.stderr.strip().splitlines()[-1]
+    check(" 10 lines, 7 attempts (ok 0, fail 7, blocked 0), 3 bad lines, 1 blocks" in summary,
+          "summary: %r" % summary)
+
+    # --strict stops at the first one (exit 1); the lines before it still count
+    r = replay([path, "--strict", "--quiet"])
+    check(r.returncode == 1 and stderr_lines(r) == [
+        "line 2: field 'ts': jumps 8000000000000 ms ahead of the stream (more than "
+        "--max-jump 86400000)"], "--strict: %d %r" % (r.returncode, r.stderr))
+
+    # --max-jump takes the config's units: 2h lets a 1 h gap pass, not a 3 h one
+    hour = 3600 * 1000
+    p2 = write(os.path.join(d, "gaps.jsonl"),
+               [attempt(T, "g", False), attempt(T + hour, "g", False),
+                attempt(T + 4 * hour, "g", False), attempt(T + 2 * hour, "g", False)])
+    for flag, want in (("2h", 7200000), ("7200000", 7200000), ("7200s", 7200000)):
+        r = replay([p2, "--max-jump", flag, "--quiet"])
+        check(r.returncode == 0 and stderr_lines(r) == [
+            "line 3: field 'ts': jumps %d ms ahead of the stream (more than --max-jump %d)"
+            % (3 * hour, want)], "--max-jump %s: %r" % (flag, r.stderr))
+    r = replay([p2, "--max-jump", "1d", "--quiet"])
+    check(r.returncode == 0 and stderr_lines(r) == [], "--max-jump 1d: %r" % r.stderr)
+    for flag in ("0", "-5", "soon", "2y", ""):
+        r = replay([p2, "--max-jump", flag])
+        check(r.returncode == 2 and "invalid --max-jump" in r.stderr,
+              "--max-jump %r: %d %r" % (flag, r.returncode, r.stderr))
+    r = lgtest.run(["loginguard", "replay", "--help"])
+    check("--max-jump DUR" in r.stdout, "replay --help does not document --max-jump")
+
+
 def test_usage_errors_and_help(d):
     for cmd in ("replay", "audit", "config"):
         r = lgtest.run(["loginguard", cmd, "--help"])
@@ -308,6 +365,7 @@ def main():
     try:
         test_blocks_match_exactly(d)
         test_bad_lines_reported_and_skipped(d)
+        test_far_future_ts_is_a_bad_line_not_a_new_clock(d)
         test_db_then_audit(d)
         test_usage_errors_and_help(d)
         test_config_round_trip_and_docs(d)
