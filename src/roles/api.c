@@ -21,6 +21,7 @@
 #include "core/lgassert.h"
 #include "core/log.h"
 #include "http/route.h"
+#include "roles/api_id.h"
 
 static const lg_http_route routes[] = {
     {"POST", "/v1/login", API_ROUTE_LOGIN},
@@ -709,11 +710,9 @@ int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out
     pthread_mutex_init(&a->feed_lock, NULL);
     a->feed_inline = strcmp(bus->ops->name, "embedded") == 0;
     snprintf(a->src, sizeof a->src, "%s", name != NULL && name[0] != '\0' ? name : "api");
-    /* ids are "<src>-<boot ms>-<counter>": unique across instances (src) and restarts
-     * (boot); 28 + 1 + 13 + 1 + 20 counter digits fit LG_ID_MAX */
-    a->id_prefix_len = (size_t)snprintf(a->id_prefix, sizeof a->id_prefix, "%.*s-%lld-",
-                                        LG_ID_MAX - 36, a->src, (long long)a->boot_ms);
-    lg_assert(a->id_prefix_len + 20 <= LG_ID_MAX); /* 20: digits of UINT64_MAX */
+    /* ids are "<src>-<boot ms>-<nonce>-<counter>": unique across instances, also two
+     * that share a name and a boot millisecond (api_id.h) */
+    a->id_prefix_len = lg_api_id_prefix(a->id_prefix, a->src, a->boot_ms);
     pc.opaque = a;
 
     rc = lg_api__client_setup(a, err, err_len);

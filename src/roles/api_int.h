@@ -83,7 +83,7 @@ struct lg_api {
     lg_bus *bus;
     char src[LG_SRC_MAX + 1];
     int64_t boot_ms;
-    char id_prefix[LG_ID_MAX + 1]; /* "<src>-<boot_ms>-" of every attempt id */
+    char id_prefix[LG_ID_MAX + 1]; /* "<src>-<boot_ms>-<nonce>-" (lg_api_id_prefix) */
     size_t id_prefix_len;
     _Atomic uint64_t seq;
 
