@@ -13,6 +13,7 @@
 #include "cli/serve.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/event.h"
 #include "core/log.h"
 #include "roles/api.h"
 
@@ -34,11 +35,14 @@ static void usage(FILE *out)
         "  --config F     configuration file (see `loginguard config`)\n"
         "  --listen ADDR  numeric address to listen on (default 127.0.0.1)\n"
         "  --port P       HTTP port (default 8080)\n"
-        "  --name NAME    this instance's name, the \"src\" of its attempts (default api)\n"
+        "  --name NAME    this instance's name: the \"src\" of its attempts, the start of\n"
+        "                 their ids and its Kafka client.id; 1..%d bytes of A-Z a-z 0-9\n"
+        "                 . _ - (default [bus] client_id, loginguard)\n"
         "  -h, --help     this text\n\n"
         "Every instance needs the same auth.jwt_secret (or LG_JWT_SECRET) for tokens to\n"
         "verify across instances.\n\n"
-        "exit status: 0 stopped cleanly, 1 could not start, 2 usage or configuration error\n");
+        "exit status: 0 stopped cleanly, 1 could not start, 2 usage or configuration error\n",
+        LG_SRC_MAX);
 }
 
 static int parse_args(int argc, char **argv, api_opts *o)
@@ -49,6 +53,7 @@ static int parse_args(int argc, char **argv, api_opts *o)
         {"port", required_argument, NULL, 'p'},   {"name", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
+    char why[96];
     int c;
 
     memset(o, 0, sizeof *o);
@@ -69,8 +74,10 @@ static int parse_args(int argc, char **argv, api_opts *o)
         fprintf(stderr, "loginguard api: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (o->name != NULL && (o->name[0] == '\0' || strlen(o->name) > LG_SRC_MAX)) {
-        fprintf(stderr, "loginguard api: invalid --name: must be 1..%d bytes\n", LG_SRC_MAX);
+    /* a name outside printable ASCII made every attempt id of this instance unreadable
+     * downstream (the detector refused them all as bad messages) */
+    if (o->name != NULL && !lg_src_valid(o->name, strlen(o->name), why, sizeof why)) {
+        fprintf(stderr, "loginguard api: invalid --name: %s\n", why);
         return 2;
     }
     return -1;
@@ -120,12 +127,13 @@ int lg_cmd_api(int argc, char **argv)
     lg_serve_nofile_raise(cfg.http_connections_max);
     lg_serve_signals_block();
 
+    /* one name for the instance: --name, else [bus] client_id (both validated) */
     if (o.name != NULL)
         snprintf(cfg.bus.client_id, sizeof cfg.bus.client_id, "%s", o.name);
     rc = lg_bus_open(cfg.bus_url, &cfg.bus, &bus, err, sizeof err);
     if (rc != 0)
         goto fail;
-    rc = lg_api_new(&cfg, bus, o.name, &api, err, sizeof err);
+    rc = lg_api_new(&cfg, bus, cfg.bus.client_id, &api, err, sizeof err);
     if (rc != 0)
         goto fail;
 

@@ -16,6 +16,7 @@
 #include "auth/jwt.h"
 #include "core/addr.h"
 #include "core/config.h"
+#include "core/event.h"
 #include "core/lgassert.h"
 #include "core/limits.h"
 
@@ -59,6 +60,11 @@ static bool check_cidr_list(const char *v, char *why, size_t why_len)
     lg_cidr_list list;
 
     return lg_addr_cidr_list_parse(v, &list, why, why_len) == 0;
+}
+
+static bool check_client_id(const char *v, char *why, size_t why_len)
+{
+    return lg_src_valid(v, strlen(v), why, why_len);
 }
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
@@ -114,7 +120,9 @@ const lg_conf_entry lg_conf__table[] = {
      1, KAFKA_PRODUCER_QUEUE_CAP, 0, NULL, NULL, NULL,
      "kafka: queue.buffering.max.messages of each producer"},
     {"bus", "client_id", LG_CONF_STR, LG_CONF_DEF_EXT, CFG(bus.client_id), STRSZ(bus.client_id),
-     1, LG_SRC_MAX, 0, NULL, NULL, NULL, "kafka: client.id; also the src of published attempts"},
+     1, LG_SRC_MAX, 0, NULL, NULL, check_client_id,
+     "kafka: client.id (A-Z a-z 0-9 . _ -); also the src of attempts of `loginguard api` "
+     "without --name"},
 
     /* [store] */
     {"store", "url", LG_CONF_STR, 0, CFG(store_url), STRSZ(store_url), 1, LG_URL_MAX, 0,

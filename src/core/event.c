@@ -130,6 +130,28 @@ bool lg_user_valid(const char *user, size_t len, char *err, size_t err_len)
     return text_valid(user, len, err, err_len);
 }
 
+bool lg_src_valid(const char *src, size_t len, char *err, size_t err_len)
+{
+    if (len == 0) {
+        set_err(err, err_len, "empty");
+        return false;
+    }
+    if (len > LG_SRC_MAX) {
+        set_err(err, err_len, "longer than %d bytes", LG_SRC_MAX);
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok) {
+            set_err(err, err_len, "byte %zu (0x%02x) is not one of A-Z a-z 0-9 . _ -", i, c);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Exactly what glibc inet_pton(AF_INET) accepts - four decimal octets 0..255 without
  * leading zeros, separated by dots - without the copy to a NUL-terminated buffer that
  * inet_pton needs: this runs once per replayed line. test_event.c checks the two agree. */

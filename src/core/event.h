@@ -84,6 +84,10 @@ int lg_block_encode(const lg_block *b, char *buf, size_t buf_len);
  * otherwise writes the reason (without the field name) into err. */
 bool lg_user_valid(const char *user, size_t len, char *err, size_t err_len);
 bool lg_ip_valid(const char *ip, size_t len, char *err, size_t err_len);
+/* An instance name (--name, bus.client_id): the "src" of its attempts and the start of
+ * their ids, which must be printable ASCII downstream. 1..LG_SRC_MAX bytes of
+ * A-Z a-z 0-9 . _ - only. */
+bool lg_src_valid(const char *src, size_t len, char *err, size_t err_len);
 
 const char *lg_outcome_name(lg_outcome o);
 
