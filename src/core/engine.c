@@ -589,47 +589,57 @@ int lg_engine_load_block(lg_engine *e, const lg_block *b)
     return 0;
 }
 
-/* A key as lg_block_key() forms it, read as one rule key type. Prefixed forms
- * ("ip:<ip>", "user_ip:<user>|<ip>") come first; a bare user is the fallback, since a
- * user may be named like a prefixed key. */
+/* A key as lg_block_key() forms it, read back: "<rule>:" names the rule (a rule name
+ * holds no ':'), the rest is that rule's key: the user, the address (or network), or
+ * "<user>|<ip>" split at the last '|' (an address or network text holds none). */
 typedef struct key_view {
-    lg_rule_key type;
+    lg_rule *r;
     const char *user, *ip; /* borrowed from the key */
     size_t user_len, ip_len;
 } key_view;
 
-static size_t key_views(const char *key, size_t len, key_view v[2])
+static bool key_view_parse(lg_engine *e, const char *key, size_t len, key_view *v)
 {
-    static const char ip_pfx[] = "ip:", uip_pfx[] = "user_ip:";
-    size_t n = 0;
+    const char *colon = memchr(key, ':', len < LG_RULE_NAME_MAX + 1 ? len : LG_RULE_NAME_MAX + 1);
+    const char *rest, *bar = NULL;
+    size_t rest_len;
 
-    if (len > sizeof ip_pfx - 1 && memcmp(key, ip_pfx, sizeof ip_pfx - 1) == 0 &&
-        len - (sizeof ip_pfx - 1) <= LG_IP_MAX) {
-        v[n] = (key_view){LG_RULE_KEY_IP, "", key + sizeof ip_pfx - 1, 0,
-                          len - (sizeof ip_pfx - 1)};
-        n++;
-    } else if (len > sizeof uip_pfx - 1 && memcmp(key, uip_pfx, sizeof uip_pfx - 1) == 0) {
-        const char *rest = key + sizeof uip_pfx - 1;
-        size_t rest_len = len - (sizeof uip_pfx - 1);
-        const char *bar = NULL;
-
+    if (colon == NULL)
+        return false;
+    *v = (key_view){NULL, "", "", 0, 0};
+    for (size_t i = 0; i < e->n_rules && v->r == NULL; i++) {
+        if (e->rules[i].name_len == (size_t)(colon - key) &&
+            memcmp(e->rules[i].conf.name, key, e->rules[i].name_len) == 0)
+            v->r = &e->rules[i];
+    }
+    if (v->r == NULL)
+        return false; /* a rule that is off here, or no rule at all */
+    rest = colon + 1;
+    rest_len = len - (size_t)(rest - key);
+    switch (v->r->conf.key) {
+    case LG_RULE_KEY_USER:
+        v->user = rest;
+        v->user_len = rest_len;
+        break;
+    case LG_RULE_KEY_IP:
+        v->ip = rest;
+        v->ip_len = rest_len;
+        break;
+    case LG_RULE_KEY_USER_IP:
         for (size_t i = rest_len; i > 0 && bar == NULL; i--) {
             if (rest[i - 1] == '|')
                 bar = rest + i - 1;
         }
-        if (bar != NULL) {
-            size_t ul = (size_t)(bar - rest), il = rest_len - ul - 1;
-            if (ul >= 1 && ul <= LG_USER_MAX && il >= 1 && il <= LG_IP_MAX) {
-                v[n] = (key_view){LG_RULE_KEY_USER_IP, rest, bar + 1, ul, il};
-                n++;
-            }
-        }
+        if (bar == NULL)
+            return false;
+        v->user = rest;
+        v->user_len = (size_t)(bar - rest);
+        v->ip = bar + 1;
+        v->ip_len = rest_len - v->user_len - 1;
+        break;
     }
-    if (len >= 1 && len <= LG_USER_MAX) {
-        v[n] = (key_view){LG_RULE_KEY_USER, key, "", len, 0};
-        n++;
-    }
-    return n;
+    return (v->r->conf.key == LG_RULE_KEY_IP || (v->user_len >= 1 && v->user_len <= LG_USER_MAX)) &&
+           (v->r->conf.key == LG_RULE_KEY_USER || (v->ip_len >= 1 && v->ip_len <= LG_IP_MAX));
 }
 
 static lg_keyhash key_view_hash(const lg_engine *e, const key_view *v)
@@ -642,64 +652,38 @@ static lg_keyhash key_view_hash(const lg_engine *e, const key_view *v)
     a.user_len = (uint32_t)v->user_len;
     memcpy(a.ip, v->ip, v->ip_len);
     keys_compute(e, &a, &k);
-    return k.h[v->type];
+    lg_assert(rule_applies(v->r, &k));
+    return k.h[v->r->conf.key];
 }
 
 int lg_engine_unblock(lg_engine *e, const char *key, size_t key_len)
 {
-    key_view v[2];
-    size_t n;
+    key_view v;
 
     lg_assert(e != NULL && key != NULL);
-    n = key_views(key, key_len, v);
-    for (size_t j = 0; j < n; j++) {
-        bool forgot = false;
-
-        if ((e->key_types & (1u << v[j].type)) == 0)
-            continue;
-        lg_keyhash h = key_view_hash(e, &v[j]);
-        for (size_t i = 0; i < e->n_rules; i++) {
-            lg_rule *r = &e->rules[i];
-
-            if (r->conf.key != v[j].type)
-                continue;
-            /* the window entry may have cached the record: it no longer exists */
-            lg_window_hint_set(lg_window_find(&r->win, h), false);
-            if (lg_blocktab_forget(&r->blocks, h, e->now_ms))
-                forgot = true;
-        }
-        if (forgot)
-            return 0;
-    }
-    return LG_ENOTFOUND;
+    if (!key_view_parse(e, key, key_len, &v))
+        return LG_ENOTFOUND;
+    lg_keyhash h = key_view_hash(e, &v);
+    /* the window entry may have cached the record: it no longer exists */
+    lg_window_hint_set(lg_window_find(&v.r->win, h), false);
+    return lg_blocktab_forget(&v.r->blocks, h, e->now_ms) ? 0 : LG_ENOTFOUND;
 }
 
 bool lg_engine_blocked(lg_engine *e, const char *key, size_t key_len, int64_t now_ms,
                        lg_block *out)
 {
-    key_view v[2];
-    size_t n;
+    key_view v;
+    lg_blocktab_rec rec;
 
     lg_assert(e != NULL && key != NULL);
-    n = key_views(key, key_len, v);
-    for (size_t j = 0; j < n; j++) {
-        if ((e->key_types & (1u << v[j].type)) == 0)
-            continue;
-        lg_keyhash h = key_view_hash(e, &v[j]);
-        for (size_t i = 0; i < e->n_rules; i++) {
-            lg_rule *r = &e->rules[i];
-            lg_blocktab_rec rec;
-
-            if (r->conf.key != v[j].type ||
-                !lg_blocktab_get(&r->blocks, h, e->now_ms, &rec) ||
-                !lg_blocktab_covers(&rec, now_ms))
-                continue;
-            if (out != NULL)
-                block_fill(r, v[j].user, v[j].user_len, v[j].ip, v[j].ip_len, &rec, out);
-            return true;
-        }
-    }
-    return false;
+    if (!key_view_parse(e, key, key_len, &v))
+        return false;
+    if (!lg_blocktab_get(&v.r->blocks, key_view_hash(e, &v), e->now_ms, &rec) ||
+        !lg_blocktab_covers(&rec, now_ms))
+        return false;
+    if (out != NULL)
+        block_fill(v.r, v.user, v.user_len, v.ip, v.ip_len, &rec, out);
+    return true;
 }
 
 void lg_engine_stats_get(const lg_engine *e, lg_engine_stats *out)

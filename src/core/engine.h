@@ -115,11 +115,14 @@ int lg_engine_judge_batch(lg_engine *e, lg_attempt *a, size_t n, lg_engine_block
  */
 int lg_engine_load_block(lg_engine *e, const lg_block *b);
 
-/* Forgets the block (and escalation history) of key under rule (an operator unblock,
- * a tombstone on lg.blocks). key is as lg_block_key() forms it. */
+/* Forgets the block (and escalation history) under key (an operator unblock, a
+ * tombstone on lg.blocks), as lg_block_key() forms it: "<rule>:<rule's key>", of that
+ * rule only. LG_ENOTFOUND when no block was alive under it (or no enabled rule has the
+ * name, or the key is malformed). */
 int lg_engine_unblock(lg_engine *e, const char *key, size_t key_len);
 
-/* Is `user` (rule user) blocked at time now_ms? Writes the block when it is. */
+/* Is key (as lg_block_key() forms it: "user:alice", "ip:192.0.2.1") blocked at time
+ * now_ms? Writes the block when it is. */
 bool lg_engine_blocked(lg_engine *e, const char *key, size_t key_len, int64_t now_ms,
                        lg_block *out);
 

@@ -151,8 +151,8 @@ bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms
         n = lg_block_key(&probe, key, sizeof key);
         if (n < 0)
             continue;
-        /* keys of different rules can coincide (a user literally named "ip:192.0.2.1"
-         * and rule ip's key for 192.0.2.1): a hit counts only for the rule that made it */
+        /* every rule's keys have their own namespace ("user:ip:192.0.2.1" is not
+         * "ip:192.0.2.1"); the rule check is defence in depth */
         if (lg_blocklist_has(a->blocklist, key, (size_t)n, now_ms, &probe) &&
             strcmp(probe.rule, rule->name) == 0) {
             if (out != NULL)
@@ -375,13 +375,21 @@ static void feed_one(lg_api *a, const lg_bus_msg *msg)
                (int)msg->partition, (long long)msg->offset, msg->key_len);
         return;
     }
-    memcpy(key, msg->key, msg->key_len);
-    key[msg->key_len] = '\0';
     if (msg->value == NULL) {
-        lg_blocklist_del(a->blocklist, key, msg->key_len);
+        /* a tombstone has only its key: one written before keys had namespaces is rule
+         * user's bare user (lg_block_key_upgrade) */
+        rc = lg_block_key_upgrade(msg->key, msg->key_len, key, sizeof key);
+        if (rc < 0) {
+            lg_log(LG_WARN, "api", "lg.blocks partition=%d offset=%lld: tombstone key skipped: "
+                   "%s", (int)msg->partition, (long long)msg->offset, lg_strerror(rc));
+            return;
+        }
+        lg_blocklist_del(a->blocklist, key, (size_t)rc);
         lg_log(LG_DEBUG, "api", "unblocked key=%.64s offset=%lld", key, (long long)msg->offset);
         return;
     }
+    /* a block's key is derived from its value (lg_blocklist_put), never from the message
+     * key: messages written before keys had namespaces carry rule user's bare user */
     rc = lg_block_decode(msg->value, msg->value_len, &b, err, sizeof err);
     if (rc != 0) {
         lg_log(LG_WARN, "api", "lg.blocks partition=%d offset=%lld: bad block skipped: %s",
@@ -390,7 +398,7 @@ static void feed_one(lg_api *a, const lg_bus_msg *msg)
     }
     lg_metrics_counter_add(a->blocks_total, 1);
     rc = lg_blocklist_put(a->blocklist, &b);
-    if (rc != 0)
+    if (rc != 0 && lg_block_key(&b, key, sizeof key) > 0)
         lg_log(LG_WARN, "api", "blocklist: cannot cache block key=%.64s: %s", key,
                lg_strerror(rc));
 }

@@ -177,9 +177,10 @@ static void unblock_published(void *opaque, int status)
 
 void lg_api__unblock(lg_api *a, lg_http_req *r, const char *user, size_t user_len)
 {
+    char key[LG_BLOCK_KEY_MAX + 1];
     lg_block b;
     unblock_job *job;
-    int rc;
+    int key_len, rc;
 
     if (!auth_admin(a, r) || !path_user(r, user, user_len))
         return;
@@ -189,9 +190,14 @@ void lg_api__unblock(lg_api *a, lg_http_req *r, const char *user, size_t user_le
     job->was_blocked = lg_api__blocked(a, user, "", lg_now_ms(), &b);
     lg_http_json_escape(user, user_len, job->user_json, sizeof job->user_json);
     lg_log(LG_INFO, "api", "unblock user=%.64s by admin", job->user_json);
+    /* the key of rule user's blocks on lg.blocks: "user:<user>" (lg_block_key) */
+    memset(&b, 0, sizeof b);
+    memcpy(b.rule, "user", sizeof "user");
+    memcpy(b.user, user, user_len); /* path_user checked 1..LG_USER_MAX */
+    key_len = lg_block_key(&b, key, sizeof key);
+    lg_assert(key_len > 0);
     lg_http_req_defer(r);
-    /* key = the user: the key of rule "user" blocks on lg.blocks (lg_block_key) */
-    rc = lg_bus_publish(a->bus, LG_TOPIC_BLOCKS, user, user_len, NULL, 0, 0,
+    rc = lg_bus_publish(a->bus, LG_TOPIC_BLOCKS, key, (size_t)key_len, NULL, 0, 0,
                         unblock_published, job);
     if (rc != 0) {
         if (rc == LG_EFULL)

@@ -17,8 +17,8 @@
 #include "roles/detector_clock.h"
 #include "store/store.h"
 
-/* a key on lg.blocks: lg_block_key() prefixes rule ip/user_ip keys ("user_ip:") */
-#define LG_DETECTOR_BLOCK_KEY_MAX (LG_KEY_MAX + 16)
+/* a key on lg.blocks: lg_block_key() ("<rule>:<key>") or a legacy bare user */
+#define LG_DETECTOR_BLOCK_KEY_MAX LG_BLOCK_KEY_MAX
 /* messages of lg.blocks taken per poll: blocks are rare, this only bounds a buffer */
 #define LG_DETECTOR_BLOCKS_POLL_MAX 256
 /* reading lg.blocks to its end before deciding anything on new partitions: a compacted
