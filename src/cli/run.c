@@ -141,6 +141,10 @@ int lg_cmd_run(int argc, char **argv)
     rc = lg_api_new(&cfg, bus, "api", &api, err, sizeof err);
     if (rc != 0)
         goto fail;
+    /* the detector's full-table counters on the one /metrics of the process */
+    if (lg_detector_metrics_add(det, lg_api_metrics(api)) != 0)
+        lg_log(LG_WARN, "run", "metrics registry full: the detector's counters are not in "
+               "/metrics");
     lg_log(LG_INFO, "run", "ready: store=%.128s; SIGINT or SIGTERM stops", cfg.store_url);
 
     sig = lg_serve_signal_wait();

@@ -43,10 +43,11 @@ enum { KT_USER = 1u << LG_RULE_KEY_USER, KT_IP = 1u << LG_RULE_KEY_IP,
 
 typedef struct lg_rule {
     lg_rule_conf conf;
-    lg_window win;
-    lg_blocktab blocks;
     char reason[LG_REASON_MAX + 1];
     size_t name_len, reason_len; /* block_fill copies them on every block */
+    uint64_t keys_full;          /* this rule's part of lg_engine_stats.keys_full */
+    lg_window win;
+    lg_blocktab blocks;
 } lg_rule;
 
 /* The fingerprints of one attempt's keys, one per key type that applies to it; in a
@@ -308,6 +309,13 @@ static void block_fill(const lg_rule *r, const char *user, size_t user_len, cons
 
 /* --- judging ---------------------------------------------------------------------- */
 
+/* Rule r's table had no room for something it had to keep (see lg_engine_stats). */
+static void rule_full(lg_engine *e, lg_rule *r)
+{
+    e->st.keys_full++;
+    r->keys_full++;
+}
+
 static void sweep(lg_engine *e)
 {
     if (++e->sweep_tick < LG_ENGINE_SWEEP_EVERY)
@@ -336,7 +344,7 @@ static bool is_blocked(lg_engine *e, const lg_keys *k, lg_wentry *const *went,
             continue;
         if (lg_window_block_cached(&r->win, went[i], e->now_ms, &rec.since_ms,
                                    &rec.until_ms) &&
-            !lg_blocktab_expired(rec.until_ms, e->now_ms)) {
+            !lg_blocktab_dead(&r->blocks, rec.until_ms, e->now_ms)) {
             *may_exist |= 1u << i;
             if (lg_blocktab_covers(&rec, ts_ms))
                 return true;
@@ -382,7 +390,7 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
             if (rule_applies(r, k) && r->conf.reset_on_success &&
                 lg_window_clear(&r->win, k->h[r->conf.key], went[i], a->ts_ms, e->now_ms,
                                 (hint >> i) & 1) != 0)
-                e->st.keys_full++; /* its floor could not be kept */
+                rule_full(e, r); /* its floor could not be kept */
         }
     } else {
         a->outcome = LG_OUTCOME_FAIL;
@@ -403,13 +411,13 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
                 e->st.late_dropped++;
                 break;
             case LG_WINDOW_FULL:
-                e->st.keys_full++;
+                rule_full(e, r);
                 break;
             case LG_WINDOW_BLOCK:
                 /* the fail may have made, reset or removed h's entry: find it again */
                 if (lg_blocktab_decide(&r->blocks, h, since_ms, r->conf.block_for_ms,
                                        e->now_ms, &rec) != 0) {
-                    e->st.keys_full++; /* decided and published, but not remembered */
+                    rule_full(e, r); /* decided and published, but not remembered */
                     lg_window_hint_set(lg_window_find(&r->win, h), true);
                 } else {
                     lg_window_block_cache(&r->win, lg_window_find(&r->win, h),
@@ -575,16 +583,16 @@ int lg_engine_load_block(lg_engine *e, const lg_block *b)
     rec.since_ms = b->since_ms;
     rec.until_ms = b->until_ms;
     rec.level = b->level;
-    rc = lg_blocktab_put(&r->blocks, k.h[r->conf.key], &rec);
+    rc = lg_blocktab_put(&r->blocks, k.h[r->conf.key], &rec, e->now_ms);
     if (rc != 0) {
-        e->st.keys_full++;
+        rule_full(e, r);
         return rc;
     }
     /* as if decided here: the window is cleared up to since */
     lg_keyhash h = k.h[r->conf.key];
     if (lg_window_clear(&r->win, h, lg_window_find(&r->win, h), b->since_ms, e->now_ms,
                         true) != 0)
-        e->st.keys_full++;
+        rule_full(e, r);
     lg_window_hint_set(lg_window_find(&r->win, h), true);
     return 0;
 }
@@ -691,10 +699,20 @@ void lg_engine_stats_get(const lg_engine *e, lg_engine_stats *out)
     lg_engine_stats s = e->st;
 
     s.keys_tracked = s.keys_evicted = s.blocks_tracked = 0;
+    s.keys_evicted_full = s.blocks_evicted_full = 0;
     s.bytes = sizeof *e;
     s.bytes_blocks = 0;
+    s.n_rules = e->n_rules;
     for (size_t i = 0; i < e->n_rules; i++) {
         const lg_rule *r = &e->rules[i];
+        lg_engine_rule_stats *rs = &s.rule[i];
+
+        memcpy(rs->name, r->conf.name, sizeof rs->name);
+        rs->keys_evicted_full = r->win.evicted_full;
+        rs->blocks_evicted_full = r->blocks.evicted;
+        rs->keys_full = r->keys_full;
+        s.keys_evicted_full += rs->keys_evicted_full;
+        s.blocks_evicted_full += rs->blocks_evicted_full;
         s.keys_tracked += r->win.tab.count;
         s.keys_evicted += r->win.evicted;
         s.blocks_tracked += lg_blocktab_count(&r->blocks);

@@ -363,6 +363,27 @@ static void on_request_done(void *opaque, const lg_http_req *r, unsigned status,
 
 /* --- lg.blocks feed ----------------------------------------------------------------- */
 
+/* A full cache evicts the blocks ending soonest, or refuses one ending before them all
+ * (lg_blocklist_put): at most one warning per LG_API_FULL_LOG_MS, with the counts since
+ * the previous one. feed_lock held. */
+static void blocklist_full_report(lg_api *a)
+{
+    uint64_t evicted = lg_blocklist_evicted(a->blocklist);
+    uint64_t refused = lg_blocklist_refused(a->blocklist);
+    int64_t now = lg_mono_ns();
+
+    if ((evicted == a->full_evicted_seen && refused == a->full_refused_seen) ||
+        now < a->full_log_next_ns)
+        return;
+    lg_log(LG_WARN, "api", "blocklist full: entries_max=%u evicted=%llu refused=%llu (blocks "
+           "ending soonest made room; refused: ending before every cached one)",
+           LG_API_BLOCKLIST_MAX, (unsigned long long)(evicted - a->full_evicted_seen),
+           (unsigned long long)(refused - a->full_refused_seen));
+    a->full_evicted_seen = evicted;
+    a->full_refused_seen = refused;
+    a->full_log_next_ns = now + (int64_t)LG_API_FULL_LOG_MS * 1000000;
+}
+
 static void feed_one(lg_api *a, const lg_bus_msg *msg)
 {
     char key[LG_BLOCK_KEY_MAX + 1];
@@ -398,9 +419,10 @@ static void feed_one(lg_api *a, const lg_bus_msg *msg)
     }
     lg_metrics_counter_add(a->blocks_total, 1);
     rc = lg_blocklist_put(a->blocklist, &b);
-    if (rc != 0 && lg_block_key(&b, key, sizeof key) > 0)
+    if (rc != 0 && rc != LG_EFULL && lg_block_key(&b, key, sizeof key) > 0)
         lg_log(LG_WARN, "api", "blocklist: cannot cache block key=%.64s: %s", key,
                lg_strerror(rc));
+    blocklist_full_report(a);
 }
 
 /* Reads up to cap lg.blocks messages into the cache; feed_lock held. */
@@ -514,6 +536,18 @@ static double counter_timeouts(void *opaque)
     return (double)st.timeouts;
 }
 
+static double counter_blocklist_evicted(void *opaque)
+{
+    lg_api *a = opaque;
+    return a->blocklist != NULL ? (double)lg_blocklist_evicted(a->blocklist) : 0;
+}
+
+static double counter_blocklist_refused(void *opaque)
+{
+    lg_api *a = opaque;
+    return a->blocklist != NULL ? (double)lg_blocklist_refused(a->blocklist) : 0;
+}
+
 static int metrics_setup(lg_api *a)
 {
     static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -570,7 +604,13 @@ static int metrics_setup(lg_api *a)
                              NULL, gauge_connections, a) != 0 ||
         lg_metrics_counter_fn_new(a->metrics, "lg_http_timeouts_total",
                                   "connections cut for taking longer than http.timeout_s",
-                                  NULL, counter_timeouts, a) != 0)
+                                  NULL, counter_timeouts, a) != 0 ||
+        lg_metrics_counter_fn_new(a->metrics, "lg_blocklist_evicted_total",
+                                  "blocks evicted from a full local cache for newer ones",
+                                  NULL, counter_blocklist_evicted, a) != 0 ||
+        lg_metrics_counter_fn_new(a->metrics, "lg_blocklist_refused_total",
+                                  "blocks not cached: the cache was full of blocks ending "
+                                  "later", NULL, counter_blocklist_refused, a) != 0)
         return LG_ENOMEM;
     return 0;
 }
@@ -705,6 +745,12 @@ fail:
     a->stopped = true; /* nothing was served: free only */
     lg_api_free(a);
     return rc;
+}
+
+lg_metrics *lg_api_metrics(lg_api *a)
+{
+    lg_assert(a != NULL);
+    return a->metrics;
 }
 
 uint16_t lg_api_port(const lg_api *a)

@@ -17,6 +17,7 @@
 
 #include "bus/bus.h"
 #include "core/config.h"
+#include "http/metrics.h"
 
 typedef struct lg_api lg_api;
 
@@ -32,6 +33,10 @@ int lg_api_new(const lg_config *cfg, lg_bus *bus, const char *name, lg_api **out
 
 /* The bound HTTP port. */
 uint16_t lg_api_port(const lg_api *a);
+
+/* The registry /metrics serves (borrowed, lives as long as a): another role of the same
+ * process adds its series to it (lg_detector_metrics_add in `run`). */
+lg_metrics *lg_api_metrics(lg_api *a);
 
 /* True once the blocklist cache has caught up with lg.blocks (/healthz says ok). */
 bool lg_api_ready(lg_api *a);

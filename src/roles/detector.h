@@ -23,6 +23,7 @@
 
 #include "bus/bus.h"
 #include "core/config.h"
+#include "http/metrics.h"
 
 typedef struct lg_detector lg_detector;
 
@@ -48,6 +49,12 @@ int lg_detector_start(lg_detector *d);
 void lg_detector_stop(lg_detector *d);
 void lg_detector_free(lg_detector *d); /* stops first if running; NULL is a no-op */
 void lg_detector_stats_get(lg_detector *d, lg_detector_stats *out);
+
+/* Registers the engine's full-table counters in m, per enabled rule:
+ * lg_engine_keys_evicted_total, lg_engine_blocks_evicted_total and
+ * lg_engine_keys_full_total{rule="..."}. m may already be served; it must not outlive d.
+ * Returns 0 or LG_EFULL (m has no room). */
+int lg_detector_metrics_add(lg_detector *d, lg_metrics *m);
 /* True once the detector gave up (store or bus refusing for about a minute, out of
  * memory): its thread has ended without committing what it could not store. */
 bool lg_detector_failed(lg_detector *d);

@@ -61,6 +61,32 @@
  * less than this; a few extra seconds of re-reading cost nothing */
 #define LG_DETECTOR_REBUILD_MARGIN_MS 5000
 
+/* full tables: at most one warning per this long, with the counts since the last one */
+#define LG_DETECTOR_FULL_LOG_MS 10000
+
+typedef enum {
+    LG_DETECTOR_FULL_KEYS_EVICTED = 0,
+    LG_DETECTOR_FULL_BLOCKS_EVICTED = 1,
+    LG_DETECTOR_FULL_NOT_KEPT = 2,
+    LG_DETECTOR_FULL_WHATS = 3,
+} lg_detector_full_what;
+
+/* One /metrics series: which counter of which rule (index among the enabled rules). */
+typedef struct lg_detector_full_series {
+    struct lg_detector *d;
+    size_t rule;
+    lg_detector_full_what what;
+} lg_detector_full_series;
+
+/* The engine's full-table counters (detector_full.c). */
+typedef struct lg_detector_full {
+    lg_engine_stats base;   /* of the engines resets retired (detector thread) */
+    lg_engine_stats now;    /* base + the engine's, after the last batch (stats_mu) */
+    lg_engine_stats logged; /* as of the last warning (detector thread) */
+    int64_t log_next_ns;
+    lg_detector_full_series series[LG_RULES_MAX * LG_DETECTOR_FULL_WHATS];
+} lg_detector_full;
+
 struct lg_detector {
     const lg_config *cfg; /* borrowed */
     lg_bus *bus;          /* borrowed */
@@ -113,6 +139,7 @@ struct lg_detector {
 
     pthread_mutex_t stats_mu;
     lg_detector_stats stats;
+    lg_detector_full full;
 
     int64_t bad_log_ns; /* rate limit of "bad message" lines */
     uint64_t bad_suppressed;
@@ -135,6 +162,11 @@ int lg_detector__blocks_feed(lg_detector *d, int timeout_ms);
 int lg_detector__blocks_open(lg_detector *d, char *err, size_t err_len);
 
 void lg_detector__stats_add(lg_detector *d, const lg_detector_stats *delta);
+
+/* After a batch: the full-table counters for /metrics, and a warning when they rose
+ * (rate-limited). Before an engine is replaced: its counts kept (detector_full.c). */
+void lg_detector__full_update(lg_detector *d);
+void lg_detector__full_engine_retired(lg_detector *d);
 
 /* Builds an engine from the configuration whose eviction clock the detector drives, and
  * resets d->clock to "no partition" (every engine starts with no partition's history). */

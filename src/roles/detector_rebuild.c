@@ -144,6 +144,7 @@ static int engine_reset(lg_detector *d)
         lg_log(LG_ERROR, "detector", "cannot rebuild the engine: %s", err);
         return rc;
     }
+    lg_detector__full_engine_retired(d);
     lg_engine_free(d->engine);
     d->engine = e;
     lg_bus_consumer_free(d->blocks);

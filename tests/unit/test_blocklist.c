@@ -230,6 +230,57 @@ static void test_full_table_evicts_expired_blocks_before_refusing(void **state)
     lg_blocklist_free(bl);
 }
 
+static void test_full_table_of_active_blocks_evicts_the_one_ending_soonest(void **state)
+{
+    enum { MAX = 8 };
+    lg_blocklist *bl = new_list(MAX);
+    int64_t now = lg_now_ms(); /* put sweeps against the wall clock: none has expired */
+    char user[16];
+
+    for (int i = 0; i < MAX; i++) {
+        snprintf(user, sizeof user, "u%d", i);
+        /* u3 ends soonest; u0 is permanent */
+        int64_t until = i == 0 ? 0 : now + (i == 3 ? 1 : 10 + i) * 60000;
+        lg_block b = user_block(user, now, until);
+        assert_int_equal(lg_blocklist_put(bl, &b), 0);
+    }
+    lg_block fresh = user_block("fresh", now, now + 15 * 60000);
+    assert_int_equal(lg_blocklist_put(bl, &fresh), 0);
+    assert_int_equal(lg_blocklist_count(bl), MAX);
+    assert_int_equal(lg_blocklist_evicted(bl), 1);
+    assert_int_equal(lg_blocklist_refused(bl), 0);
+    assert_true(has(bl, "user:fresh", now));
+    assert_false(has(bl, "user:u3", now));
+    assert_true(has(bl, "user:u0", now));
+    assert_true(has(bl, "user:u1", now));
+    lg_blocklist_free(bl);
+}
+
+static void test_full_table_refuses_a_block_ending_before_every_other(void **state)
+{
+    enum { MAX = 4 };
+    lg_blocklist *bl = new_list(MAX);
+    int64_t now = lg_now_ms();
+    char user[16];
+
+    for (int i = 0; i < MAX; i++) {
+        snprintf(user, sizeof user, "u%d", i);
+        lg_block b = user_block(user, now, i == 0 ? 0 : now + 3600000);
+        assert_int_equal(lg_blocklist_put(bl, &b), 0);
+    }
+    lg_block brief = user_block("brief", now, now + 60000);
+    assert_int_equal(lg_blocklist_put(bl, &brief), LG_EFULL);
+    assert_int_equal(lg_blocklist_refused(bl), 1);
+    assert_int_equal(lg_blocklist_evicted(bl), 0);
+    /* a permanent block ends after every timed one: one of those makes room */
+    lg_block forever = user_block("forever", now, 0);
+    assert_int_equal(lg_blocklist_put(bl, &forever), 0);
+    assert_int_equal(lg_blocklist_evicted(bl), 1);
+    assert_true(has(bl, "user:u0", now));
+    assert_true(has(bl, "user:forever", now));
+    lg_blocklist_free(bl);
+}
+
 static void test_expire_drops_only_expired_blocks(void **state)
 {
     lg_blocklist *bl = new_list(1024);
@@ -383,6 +434,8 @@ int main(void)
         cmocka_unit_test(test_block_without_its_key_field_is_refused),
         cmocka_unit_test(test_full_table_refuses_with_efull_and_counts_it),
         cmocka_unit_test(test_full_table_evicts_expired_blocks_before_refusing),
+        cmocka_unit_test(test_full_table_of_active_blocks_evicts_the_one_ending_soonest),
+        cmocka_unit_test(test_full_table_refuses_a_block_ending_before_every_other),
         cmocka_unit_test(test_expire_drops_only_expired_blocks),
         cmocka_unit_test(test_each_active_visits_only_active_blocks),
         cmocka_unit_test(test_new_rejects_a_zero_or_oversized_bound),

@@ -2,7 +2,8 @@
  * test_engine.c - the detection engine at every boundary of DESIGN.md "Detection
  * semantics": window edges (59 999 ms blocks, 60 000 ms does not), thresholds N-1/N,
  * resets, late events, BLOCKED attempts, since/until, escalation and its cap, permanent
- * blocks, the ip and user_ip rules, loaded blocks, unblock, eviction and keys_max.
+ * blocks, the ip and user_ip rules, loaded blocks, unblock, idle eviction, key parsing.
+ * Full tables (keys_max): test_engine_full.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -843,43 +844,6 @@ static void test_evicted_key_starts_over(void **state)
     fx_close(&f);
 }
 
-static void test_full_table_counts_keys_full_and_does_not_grow(void **state)
-{
-    fx f;
-    lg_engine_conf c = conf_user(2, 60000, 15 * MIN_MS);
-    char user[16];
-
-    (void)state;
-    c.rules[0].keys_max = 100;
-    fx_open(&f, &c);
-    for (int i = 0; i < 100; i++) {
-        snprintf(user, sizeof user, "u%d", i);
-        assert_int_equal(fail_at(&f, user, T0 + i), LG_OUTCOME_FAIL);
-    }
-    lg_engine_stats s0 = stats(&f);
-    assert_int_equal(s0.keys_tracked, 100);
-    assert_int_equal(s0.keys_full, 0);
-    for (int i = 100; i < 150; i++) {
-        snprintf(user, sizeof user, "u%d", i);
-        assert_int_equal(fail_at(&f, user, T0 + i), LG_OUTCOME_FAIL);
-        assert_int_equal(fail_at(&f, user, T0 + i), LG_OUTCOME_FAIL); /* never counted */
-        assert_int_equal(f.n_blocks, 0);
-    }
-    lg_engine_stats s = stats(&f);
-    assert_int_equal(s.keys_tracked, 100);
-    assert_int_equal(s.keys_full, 100);
-    assert_int_equal(s.bytes, s0.bytes);
-    /* tracked keys still work */
-    assert_int_equal(fail_at(&f, "u7", T0 + 200), LG_OUTCOME_FAIL);
-    assert_int_equal(f.n_blocks, 1);
-    /* and once they are idle, new keys get their room back */
-    assert_int_equal(fail_at(&f, "new", T0 + 200 + 60000), LG_OUTCOME_FAIL);
-    assert_int_equal(fail_at(&f, "new", T0 + 201 + 60000), LG_OUTCOME_FAIL);
-    assert_int_equal(f.n_blocks, 1);
-    assert_int_equal(stats(&f).keys_full, 100);
-    fx_close(&f);
-}
-
 /* --- configuration ---------------------------------------------------------------- */
 
 static void expect_invalid(const lg_engine_conf *c, const char *want)
@@ -1046,7 +1010,6 @@ int main(void)
         cmocka_unit_test(test_cached_block_record_expires_24h_after_the_block_ends),
         cmocka_unit_test(test_idle_keys_are_evicted_after_time_moves_on),
         cmocka_unit_test(test_evicted_key_starts_over),
-        cmocka_unit_test(test_full_table_counts_keys_full_and_does_not_grow),
         cmocka_unit_test(test_invalid_conf_is_rejected_with_reason),
         cmocka_unit_test(test_default_conf_enables_user_only),
         cmocka_unit_test(test_reason_names_window_in_ms_when_not_whole_seconds),
