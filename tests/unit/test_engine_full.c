@@ -85,6 +85,16 @@ static void junk(fx *f, const char *prefix, int n, int64_t ts0, int64_t step_ms)
     }
 }
 
+/* An engine of threshold t whose table is full: KEYS junk keys "u<i>", one failure each
+ * at T0 + i * step_ms. */
+static void fx_open_full(fx *f, uint32_t threshold, int64_t step_ms)
+{
+    lg_engine_conf c = conf_small(threshold, 15 * MIN_MS);
+
+    fx_open(f, &c);
+    junk(f, "u", KEYS, T0, step_ms);
+}
+
 /* --- the window table ------------------------------------------------------------- */
 
 static void test_brute_force_on_a_fresh_key_blocks_after_junk_fills_the_table(void **state)
@@ -116,12 +126,10 @@ static void test_brute_force_on_a_fresh_key_blocks_after_junk_fills_the_table(vo
 static void test_full_table_evicts_the_least_recently_active_key(void **state)
 {
     fx f;
-    lg_engine_conf c = conf_small(2, 15 * MIN_MS);
     const int64_t t1 = T0 + KEYS * 100;
 
     (void)state;
-    fx_open(&f, &c);
-    junk(&f, "u", KEYS, T0, 100); /* one key per 64 ms slice */
+    fx_open_full(&f, 2, 100); /* one key per slice */
     assert_int_equal(stats(&f).keys_evicted_full, 0);
     /* N + 1: the new key evicts the oldest, u0, and only it */
     assert_int_equal(fail_at(&f, "new", t1), LG_OUTCOME_FAIL);
@@ -140,11 +148,9 @@ static void test_full_table_evicts_the_least_recently_active_key(void **state)
 static void test_table_of_keys_max_keys_evicts_nothing(void **state)
 {
     fx f;
-    lg_engine_conf c = conf_small(2, 15 * MIN_MS);
 
     (void)state;
-    fx_open(&f, &c);
-    junk(&f, "u", KEYS, T0, 100); /* N keys: nothing evicted, all counted */
+    fx_open_full(&f, 2, 100); /* N keys: nothing evicted, all counted */
     for (int i = 0; i < KEYS; i++) {
         char user[16];
         snprintf(user, sizeof user, "u%d", i);
@@ -158,12 +164,10 @@ static void test_table_of_keys_max_keys_evicts_nothing(void **state)
 static void test_a_key_active_between_junk_keys_keeps_its_window(void **state)
 {
     fx f;
-    lg_engine_conf c = conf_small(5, 15 * MIN_MS);
     char prefix[16];
 
     (void)state;
-    fx_open(&f, &c);
-    junk(&f, "pre", KEYS, T0, 100);
+    fx_open_full(&f, 5, 100);
     /* a brute force with fewer than keys_max junk keys between its failures */
     for (int i = 0; i < 5; i++) {
         int64_t t = T0 + KEYS * 100 + i * 4000;
@@ -179,11 +183,9 @@ static void test_a_key_active_between_junk_keys_keeps_its_window(void **state)
 static void test_new_key_as_recent_as_every_state_is_refused_and_counted(void **state)
 {
     fx f;
-    lg_engine_conf c = conf_small(2, 15 * MIN_MS);
 
     (void)state;
-    fx_open(&f, &c);
-    junk(&f, "u", KEYS, T0, 0); /* every state in one slice */
+    fx_open_full(&f, 2, 0); /* every state in one slice */
     assert_int_equal(fail_at(&f, "late", T0 + 1), LG_OUTCOME_FAIL);
     assert_int_equal(fail_at(&f, "late", T0 + 2), LG_OUTCOME_FAIL);
     assert_int_equal(f.n_blocks, 0); /* not counted: nothing older to evict */
