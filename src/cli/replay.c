@@ -215,6 +215,15 @@ static void print_stats(replay *r, const char *what)
             (unsigned long long)st.ok, (unsigned long long)st.fail,
             (unsigned long long)st.blocked, (unsigned long long)r->n_bad,
             (unsigned long long)st.blocks, (unsigned long long)st.late_dropped, secs, rate);
+    /* full tables (engine.h): what was evicted to make room, and what could not be kept */
+    for (size_t i = 0; i < st.n_rules; i++) {
+        const lg_engine_rule_stats *rs = &st.rule[i];
+        if (rs->keys_evicted_full != 0 || rs->blocks_evicted_full != 0 || rs->keys_full != 0)
+            fprintf(stderr, ", rule %s table full: %llu keys and %llu block records evicted, "
+                    "%llu not kept", rs->name, (unsigned long long)rs->keys_evicted_full,
+                    (unsigned long long)rs->blocks_evicted_full,
+                    (unsigned long long)rs->keys_full);
+    }
     if (r->writer != NULL) {
         lg_replay_writer_stats ws;
         lg_replay_writer_stats_get(r->writer, &ws);

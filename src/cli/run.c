@@ -141,7 +141,11 @@ int lg_cmd_run(int argc, char **argv)
     rc = lg_api_new(&cfg, bus, "api", &api, err, sizeof err);
     if (rc != 0)
         goto fail;
-    /* one /metrics for the process: the detector's series follow the API's */
+    /* one /metrics for the process: the detector's series (with the engine's full-table
+     * counters) follow the API's */
+    if (lg_detector_metrics_add(det, lg_detector_metrics(det)) != 0)
+        lg_log(LG_WARN, "run", "metrics registry full: the detector's full-table counters "
+               "are not in /metrics");
     lg_api_metrics_attach(api, lg_detector_metrics(det));
     lg_log(LG_INFO, "run", "ready: store=%.128s; SIGINT or SIGTERM stops", cfg.store_url);
 

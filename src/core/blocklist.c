@@ -7,7 +7,11 @@
  * key: user ids come from clients, and a fixed hash would let them pile into one chain.
  * The table holds at most entries_max blocks (an atomic count); a put on a full table
  * first sweeps expired entries (at most BLOCKLIST_SWEEP_MAX visited, resuming where the
- * last sweep stopped) and then refuses with LG_EFULL, counted in lg_blocklist_refused.
+ * last sweep stopped); when that frees nothing, it evicts the block ending soonest among
+ * the entries of the next stripes it looks at (at least BLOCKLIST_SWEEP_MAX, whole
+ * stripes), counted in lg_blocklist_evicted: a flood of blocks must not keep a new one
+ * out of the cache. Permanent blocks are never evicted, nor one ending after the new
+ * block does: then the put is refused with LG_EFULL, counted in lg_blocklist_refused.
  * Expired entries are also dropped when a lookup meets them.
  */
 #include <pthread.h>
@@ -54,6 +58,7 @@ struct lg_blocklist {
     size_t entries_max;
     atomic_size_t count;
     atomic_uint_fast64_t refused;
+    atomic_uint_fast64_t evicted;
     atomic_uint sweep_next; /* stripe where the next eviction sweep starts */
 };
 
@@ -121,6 +126,7 @@ int lg_blocklist_new(size_t entries_max, lg_blocklist **out)
     bl->entries_max = entries_max;
     atomic_init(&bl->count, 0);
     atomic_init(&bl->refused, 0);
+    atomic_init(&bl->evicted, 0);
     atomic_init(&bl->sweep_next, 0);
 
     /* load factor <= 1 when keys spread evenly over the stripes */
@@ -217,6 +223,57 @@ static bool reserve_slot(lg_blocklist *bl)
     return false;
 }
 
+/* Does block a end before b (a permanent block ends after every other)? */
+static bool ends_before(const lg_block *a, const lg_block *b)
+{
+    return a->until_ms != 0 && (b->until_ms == 0 || a->until_ms < b->until_ms);
+}
+
+/* Evicts the block ending soonest among the entries of whole stripes, from where the
+ * sweeps stopped, until about visits_max were seen; only one ending before b, the block
+ * that wants its room. Returns whether one was evicted. The candidate is found under its
+ * stripe's lock and removed under it again, if still there with the same end. */
+static bool evict_soonest(lg_blocklist *bl, const lg_block *b, size_t visits_max)
+{
+    unsigned start = atomic_load(&bl->sweep_next);
+    size_t visited = 0;
+    bl_stripe *best_s = NULL;
+    uint64_t best_hash = 0;
+    int64_t best_until = 0;
+    char best_key[LG_BLOCK_KEY_MAX + 1];
+    size_t best_len = 0;
+
+    for (unsigned k = 0; k < BLOCKLIST_STRIPES && visited < visits_max; k++) {
+        bl_stripe *s = &bl->stripes[(start + k) % BLOCKLIST_STRIPES];
+        pthread_mutex_lock(&s->mu);
+        for (size_t j = 0; j <= s->mask && s->n > 0; j++) {
+            for (bl_entry *e = s->buckets[j]; e != NULL; e = e->next) {
+                visited++;
+                if (ends_before(&e->b, b) && (best_s == NULL || e->b.until_ms < best_until)) {
+                    best_s = s;
+                    best_hash = e->hash;
+                    best_until = e->b.until_ms;
+                    best_len = e->key_len;
+                    memcpy(best_key, e->key, e->key_len + 1);
+                }
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (best_s == NULL)
+        return false;
+    bl_entry *dead = NULL;
+    pthread_mutex_lock(&best_s->mu);
+    bl_entry **link = find_link(best_s, best_hash, best_key, best_len);
+    if (*link != NULL && (*link)->b.until_ms == best_until)
+        dead = unlink_entry(bl, best_s, link);
+    pthread_mutex_unlock(&best_s->mu);
+    free(dead);
+    if (dead != NULL)
+        atomic_fetch_add(&bl->evicted, 1);
+    return dead != NULL;
+}
+
 int lg_blocklist_put(lg_blocklist *bl, const lg_block *b)
 {
     char key[LG_BLOCK_KEY_MAX + 1];
@@ -232,8 +289,10 @@ int lg_blocklist_put(lg_blocklist *bl, const lg_block *b)
     if (fresh == NULL)
         return LG_ENOMEM;
 
-    /* two rounds: the second after sweeping expired entries out of a full table */
-    for (int round = 0; round < 2; round++) {
+    /* three rounds: the second after sweeping expired entries out of a full table, the
+     * third after evicting the block ending soonest (the new block's room may be taken
+     * by another put meanwhile: then it is refused) */
+    for (int round = 0; round < 3; round++) {
         pthread_mutex_lock(&s->mu);
         bl_entry **link = find_link(s, hash, key, (size_t)key_len);
         if (*link != NULL) {
@@ -256,6 +315,8 @@ int lg_blocklist_put(lg_blocklist *bl, const lg_block *b)
         pthread_mutex_unlock(&s->mu);
         if (round == 0)
             lg_blocklist_expire(bl, lg_now_ms(), BLOCKLIST_SWEEP_MAX);
+        else if (round == 1 && !evict_soonest(bl, b, BLOCKLIST_SWEEP_MAX))
+            break;
     }
     free(fresh);
     atomic_fetch_add(&bl->refused, 1);
@@ -336,4 +397,9 @@ size_t lg_blocklist_count(lg_blocklist *bl)
 uint64_t lg_blocklist_refused(lg_blocklist *bl)
 {
     return atomic_load(&bl->refused);
+}
+
+uint64_t lg_blocklist_evicted(lg_blocklist *bl)
+{
+    return atomic_load(&bl->evicted);
 }

@@ -17,8 +17,9 @@
 
 typedef struct lg_blocklist lg_blocklist;
 
-/* entries_max bounds the table; when full, lg_blocklist_put evicts expired entries and
- * then refuses with LG_EFULL (counted). */
+/* entries_max bounds the table; when full, lg_blocklist_put evicts expired entries, else
+ * the block ending soonest (of a bounded sample, and only one ending before the new
+ * block), else refuses with LG_EFULL (each counted). */
 int lg_blocklist_new(size_t entries_max, lg_blocklist **out);
 void lg_blocklist_free(lg_blocklist *bl);
 
@@ -44,5 +45,8 @@ size_t lg_blocklist_expire(lg_blocklist *bl, int64_t now_ms, size_t visits_max);
 
 /* How many puts were refused with LG_EFULL since lg_blocklist_new (for metrics). */
 uint64_t lg_blocklist_refused(lg_blocklist *bl);
+
+/* How many active blocks a full table evicted for newer ones (for metrics). */
+uint64_t lg_blocklist_evicted(lg_blocklist *bl);
 
 #endif

@@ -34,6 +34,9 @@ _Static_assert(sizeof(wentry) == 40, "wide block entry is 40 bytes");
 
 /* The wide table starts this small: only loaded blocks of unusual length land there. */
 #define LG_BLOCKTAB_WIDE_INIT 12
+/* While the tables hold keys_max records or more, some of them expired or evicted, each
+ * new record sweeps this many more slots of each first (as window.c does for states). */
+#define LG_BLOCKTAB_SWEEP_ON_FULL 64
 
 int lg_blocktab_init(lg_blocktab *bt, uint32_t keys_max, bool huge_pages)
 {
@@ -46,8 +49,20 @@ int lg_blocktab_init(lg_blocktab *bt, uint32_t keys_max, bool huge_pages)
         return rc;
     rc = lg_keytab_init(&bt->wide, sizeof(wentry), keys_max, true, LG_BLOCKTAB_WIDE_INIT,
                         huge_pages);
-    if (rc != 0)
+    if (rc != 0) {
         lg_keytab_destroy(&bt->tab);
+        return rc;
+    }
+    lg_keytab_slack_allow(&bt->tab);
+    lg_keytab_slack_allow(&bt->wide);
+    bt->keys_max = keys_max;
+    bt->dead_ms = INT64_MIN;
+    /* alive ends lie in (now - LG_ESCALATION_MS, since + LG_BLOCK_CAP_MS] */
+    rc = lg_agehist_init(&bt->age, LG_ESCALATION_MS + LG_BLOCK_CAP_MS, keys_max);
+    if (rc != 0) {
+        lg_keytab_destroy(&bt->tab);
+        lg_keytab_destroy(&bt->wide);
+    }
     return rc;
 }
 
@@ -57,6 +72,7 @@ void lg_blocktab_destroy(lg_blocktab *bt)
         return;
     lg_keytab_destroy(&bt->tab);
     lg_keytab_destroy(&bt->wide);
+    lg_agehist_destroy(&bt->age);
 }
 
 static int64_t narrow_until(const bentry *b)
@@ -65,10 +81,61 @@ static int64_t narrow_until(const bentry *b)
     return b->dur_ms == 0 ? 0 : (int64_t)((uint64_t)b->since_ms + b->dur_ms);
 }
 
-/* Kept until LG_ESCALATION_MS past its end; a permanent block has no end. */
-static bool expired_at(int64_t until_ms, int64_t now_ms)
+/* Expired (kept until LG_ESCALATION_MS past its end; a permanent block has no end) or
+ * evicted for room. */
+static bool dead_at(const lg_blocktab *bt, int64_t until_ms, int64_t now_ms)
 {
-    return lg_blocktab_expired(until_ms, now_ms);
+    return lg_blocktab_dead(bt, until_ms, now_ms);
+}
+
+/* Is r counted in bt->age: a block with an end, of at most a decided block's length? */
+static bool aged(const lg_blocktab_rec *r)
+{
+    return r->until_ms != 0 && r->until_ms > r->since_ms &&
+           (uint64_t)r->until_ms - (uint64_t)r->since_ms <= (uint64_t)LG_BLOCK_CAP_MS;
+}
+
+/* An alive record appears (count) or goes (uncount). */
+static void count(lg_blocktab *bt, const lg_blocktab_rec *r)
+{
+    if (r->until_ms == 0)
+        bt->permanent++;
+    else if (aged(r))
+        lg_agehist_add(&bt->age, r->until_ms);
+}
+
+static void uncount(lg_blocktab *bt, const lg_blocktab_rec *r)
+{
+    if (r->until_ms == 0) {
+        lg_assert(bt->permanent > 0);
+        bt->permanent--;
+    } else if (aged(r)) {
+        lg_agehist_sub(&bt->age, r->until_ms);
+    }
+}
+
+/* Room for r, a key's new record: when keys_max records are alive, evicts the slice of
+ * ends that matters least, repeatedly; false when none ends before r's slice (every
+ * alive record is permanent, long, or ends as late as r). */
+static bool admit(lg_blocktab *bt, const lg_blocktab_rec *r, int64_t now_ms)
+{
+    int64_t below = aged(r) ? r->until_ms : INT64_MAX;
+    uint64_t n;
+    int64_t end_ms;
+
+    if (bt->age.total + bt->permanent < bt->keys_max)
+        return true;
+    /* expired records need no room: stop counting their slices first */
+    if (now_ms > INT64_MIN + LG_ESCALATION_MS)
+        lg_agehist_floor(&bt->age, now_ms - LG_ESCALATION_MS + 1);
+    while (bt->age.total + bt->permanent >= bt->keys_max) {
+        if (!lg_agehist_evict(&bt->age, below, &n, &end_ms))
+            return false;
+        if (end_ms > bt->dead_ms)
+            bt->dead_ms = end_ms;
+        bt->evicted += n;
+    }
+    return true;
 }
 
 /* Can r be kept as a 32-byte record? */
@@ -85,7 +152,7 @@ bool lg_blocktab_get(lg_blocktab *bt, lg_keyhash h, int64_t now_ms, lg_blocktab_
         bentry *b = lg_keytab_find(&bt->tab, h);
         if (b != NULL) {
             int64_t until = narrow_until(b);
-            if (expired_at(until, now_ms)) {
+            if (dead_at(bt, until, now_ms)) {
                 lg_keytab_remove(&bt->tab, b);
                 return false;
             }
@@ -98,7 +165,7 @@ bool lg_blocktab_get(lg_blocktab *bt, lg_keyhash h, int64_t now_ms, lg_blocktab_
     if (bt->wide.count > 0) {
         wentry *w = lg_keytab_find(&bt->wide, h);
         if (w != NULL) {
-            if (expired_at(w->until_ms, now_ms)) {
+            if (dead_at(bt, w->until_ms, now_ms)) {
                 lg_keytab_remove(&bt->wide, w);
                 return false;
             }
@@ -153,28 +220,67 @@ int lg_blocktab_decide(lg_blocktab *bt, lg_keyhash h, int64_t since_ms, int64_t 
     if (r.until_ms == 0 && d != 0)
         r.until_ms = 1; /* since = -d: until 0 would read as permanent */
     *out = r;
-    return lg_blocktab_put(bt, h, &r);
+    return lg_blocktab_put(bt, h, &r, now_ms);
 }
 
-int lg_blocktab_put(lg_blocktab *bt, lg_keyhash h, const lg_blocktab_rec *r)
+/* The record in entry e of table t. */
+static lg_blocktab_rec rec_of(const lg_keytab *t, const void *e)
+{
+    lg_blocktab_rec r;
+
+    if (t->stride == sizeof(bentry)) {
+        const bentry *b = e;
+        r = (lg_blocktab_rec){b->since_ms, narrow_until(b), b->level};
+    } else {
+        const wentry *w = e;
+        r = (lg_blocktab_rec){w->since_ms, w->until_ms, w->level};
+    }
+    return r;
+}
+
+/* A new entry for h in `to`, freeing expired and evicted records first when the tables
+ * hold keys_max or more. */
+static int insert(lg_blocktab *bt, lg_keytab *to, lg_keyhash h, int64_t now_ms, void **slot)
+{
+    int rc;
+
+    if (lg_blocktab_count(bt) >= bt->keys_max)
+        lg_blocktab_sweep(bt, now_ms, LG_BLOCKTAB_SWEEP_ON_FULL);
+    rc = lg_keytab_insert(to, h, slot);
+    if (rc == LG_EFULL && lg_blocktab_sweep(bt, now_ms, LG_BLOCKTAB_SWEEP_ON_FULL) > 0)
+        rc = lg_keytab_insert(to, h, slot);
+    return rc;
+}
+
+int lg_blocktab_put(lg_blocktab *bt, lg_keyhash h, const lg_blocktab_rec *r, int64_t now_ms)
 {
     bool narrow = narrow_fits(r);
     lg_keytab *to = narrow ? &bt->tab : &bt->wide, *other = narrow ? &bt->wide : &bt->tab;
     unsigned char *e = to->count > 0 ? lg_keytab_find(to, h) : NULL;
     void *old = other->count > 0 ? lg_keytab_find(other, h) : NULL;
+    lg_blocktab_rec prev;
+    bool had = false; /* h has an alive record, prev (a key is in one table at most) */
 
+    if (e != NULL || old != NULL) {
+        prev = e != NULL ? rec_of(to, e) : rec_of(other, old);
+        had = !dead_at(bt, prev.until_ms, now_ms);
+    }
+    if (!had && !admit(bt, r, now_ms))
+        return LG_EFULL;
+    if (had)
+        uncount(bt, &prev);
+    count(bt, r);
     if (e == NULL) {
         void *slot = NULL;
         int rc;
 
-        /* keys_max bounds the records of both tables together */
-        if (old == NULL && lg_blocktab_count(bt) >= bt->tab.keys_max)
-            return LG_EFULL;
         if (old != NULL)
             lg_keytab_remove(other, old); /* the key moves between the tables */
-        rc = lg_keytab_insert(to, h, &slot);
-        if (rc != 0)
+        rc = insert(bt, to, h, now_ms, &slot);
+        if (rc != 0) {
+            uncount(bt, r);
             return rc;
+        }
         e = slot;
     }
     if (narrow) {
@@ -194,17 +300,20 @@ int lg_blocktab_put(lg_blocktab *bt, lg_keyhash h, const lg_blocktab_rec *r)
 
 bool lg_blocktab_forget(lg_blocktab *bt, lg_keyhash h, int64_t now_ms)
 {
-    bentry *b = bt->tab.count > 0 ? lg_keytab_find(&bt->tab, h) : NULL;
-    wentry *w = bt->wide.count > 0 ? lg_keytab_find(&bt->wide, h) : NULL;
+    lg_keytab *tabs[2] = {&bt->tab, &bt->wide};
     bool alive = false;
 
-    if (b != NULL) {
-        alive = !expired_at(narrow_until(b), now_ms);
-        lg_keytab_remove(&bt->tab, b);
-    }
-    if (w != NULL) {
-        alive = alive || !expired_at(w->until_ms, now_ms);
-        lg_keytab_remove(&bt->wide, w);
+    for (int i = 0; i < 2; i++) {
+        void *e = tabs[i]->count > 0 ? lg_keytab_find(tabs[i], h) : NULL;
+
+        if (e == NULL)
+            continue;
+        lg_blocktab_rec r = rec_of(tabs[i], e);
+        if (!dead_at(bt, r.until_ms, now_ms)) {
+            uncount(bt, &r);
+            alive = true;
+        }
+        lg_keytab_remove(tabs[i], e);
     }
     return alive;
 }
@@ -215,11 +324,16 @@ static int64_t until_of(const lg_keytab *t, const void *entry)
                                        : ((const wentry *)entry)->until_ms;
 }
 
-/* Looks at `slots` slots of t from *cursor, a chunk at a time, freeing expired records. */
-static uint32_t sweep_tab(lg_keytab *t, size_t *cursor, int64_t now_ms, uint32_t slots)
+/* Looks at `slots` slots of t from *cursor, a chunk at a time, freeing dead records. */
+static uint32_t sweep_tab(lg_blocktab *bt, lg_keytab *t, size_t *cursor, int64_t now_ms,
+                          uint32_t slots)
 {
     size_t n_slots = lg_keytab_slots(t);
     uint32_t freed = 0;
+    /* dead (blocktab.h) is until != 0 and until <= now - LG_ESCALATION_MS or dead_ms */
+    int64_t expired_upto = now_ms >= INT64_MIN + LG_ESCALATION_MS ? now_ms - LG_ESCALATION_MS
+                                                                  : INT64_MIN;
+    int64_t cutoff = expired_upto > bt->dead_ms ? expired_upto : bt->dead_ms;
 
     if (t->count == 0)
         return 0;
@@ -233,8 +347,10 @@ static uint32_t sweep_tab(lg_keytab *t, size_t *cursor, int64_t now_ms, uint32_t
 
         while (used != 0) {
             void *e = lg_keytab_entry(t, *cursor + (unsigned)__builtin_ctz(used));
+            int64_t until = until_of(t, e);
 
-            if (expired_at(until_of(t, e), now_ms)) {
+            if (until != 0 && until <= cutoff) {
+                lg_debug_assert(dead_at(bt, until, now_ms));
                 lg_keytab_remove(t, e);
                 freed++;
             }
@@ -248,8 +364,8 @@ static uint32_t sweep_tab(lg_keytab *t, size_t *cursor, int64_t now_ms, uint32_t
 
 uint32_t lg_blocktab_sweep(lg_blocktab *bt, int64_t now_ms, uint32_t slots)
 {
-    return sweep_tab(&bt->tab, &bt->cursor, now_ms, slots) +
-           sweep_tab(&bt->wide, &bt->wide_cursor, now_ms, slots);
+    return sweep_tab(bt, &bt->tab, &bt->cursor, now_ms, slots) +
+           sweep_tab(bt, &bt->wide, &bt->wide_cursor, now_ms, slots);
 }
 
 uint32_t lg_blocktab_count(const lg_blocktab *bt)

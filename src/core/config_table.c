@@ -90,7 +90,8 @@ const lg_conf_entry lg_conf__table[] = {
      1, 0, NULL, NULL, NULL, "a successful attempt clears the key's window"},
     {"rule", "keys_max", LG_CONF_U32, LG_CONF_DEF_EXT, RULE(keys_max), 0, 1, LG_KEYS_MAX_CAP,
      0, NULL, NULL, NULL,
-     "keys whose window is tracked at once; failures of new keys beyond it are not counted"},
+     "keys whose window is tracked at once (and blocks remembered); a new key beyond it "
+     "evicts the least recently active keys (lg_engine_keys_evicted_total)"},
     {"rule", "ipv6_prefix", LG_CONF_U32, LG_CONF_DEF_EXT, RULE(ipv6_prefix), 0, 1, 128, 0,
      NULL, NULL, NULL,
      "rules keyed on the address: an IPv6 address counts as its /ipv6_prefix network"},

@@ -51,10 +51,11 @@ typedef struct key_slot {
 typedef struct lg_rule {
     lg_rule_conf conf;
     unsigned slot; /* index of its key in lg_keys.h */
-    lg_window win;
-    lg_blocktab blocks;
     char reason[LG_REASON_MAX + 1];
     size_t name_len, reason_len; /* block_fill copies them on every block */
+    uint64_t keys_full;          /* this rule's part of lg_engine_stats.keys_full */
+    lg_window win;
+    lg_blocktab blocks;
 } lg_rule;
 
 /* The fingerprints of one attempt's keys, one per key slot that applies to it; in a
@@ -359,6 +360,13 @@ static void block_fill(const lg_rule *r, const char *user, size_t user_len, cons
 
 /* --- judging ---------------------------------------------------------------------- */
 
+/* Rule r's table had no room for something it had to keep (see lg_engine_stats). */
+static void rule_full(lg_engine *e, lg_rule *r)
+{
+    e->st.keys_full++;
+    r->keys_full++;
+}
+
 static void sweep(lg_engine *e)
 {
     if (++e->sweep_tick < LG_ENGINE_SWEEP_EVERY)
@@ -387,7 +395,7 @@ static bool is_blocked(lg_engine *e, const lg_keys *k, lg_wentry *const *went,
             continue;
         if (lg_window_block_cached(&r->win, went[i], e->now_ms, &rec.since_ms,
                                    &rec.until_ms) &&
-            !lg_blocktab_expired(rec.until_ms, e->now_ms)) {
+            !lg_blocktab_dead(&r->blocks, rec.until_ms, e->now_ms)) {
             *may_exist |= 1u << i;
             if (lg_blocktab_covers(&rec, ts_ms))
                 return true;
@@ -433,7 +441,7 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
             if (rule_applies(r, k) && r->conf.reset_on_success &&
                 lg_window_clear(&r->win, k->h[r->slot], went[i], a->ts_ms, e->now_ms,
                                 (hint >> i) & 1) != 0)
-                e->st.keys_full++; /* its floor could not be kept */
+                rule_full(e, r); /* its floor could not be kept */
         }
     } else {
         a->outcome = LG_OUTCOME_FAIL;
@@ -454,13 +462,13 @@ static size_t judge_keyed(lg_engine *e, lg_attempt *a, const lg_keys *k, lg_bloc
                 e->st.late_dropped++;
                 break;
             case LG_WINDOW_FULL:
-                e->st.keys_full++;
+                rule_full(e, r);
                 break;
             case LG_WINDOW_BLOCK:
                 /* the fail may have made, reset or removed h's entry: find it again */
                 if (lg_blocktab_decide(&r->blocks, h, since_ms, r->conf.block_for_ms,
                                        e->now_ms, &rec) != 0) {
-                    e->st.keys_full++; /* decided and published, but not remembered */
+                    rule_full(e, r); /* decided and published, but not remembered */
                     lg_window_hint_set(lg_window_find(&r->win, h), true);
                 } else {
                     lg_window_block_cache(&r->win, lg_window_find(&r->win, h),
@@ -632,64 +640,74 @@ int lg_engine_load_block(lg_engine *e, const lg_block *b)
     rec.since_ms = b->since_ms;
     rec.until_ms = b->until_ms;
     rec.level = b->level;
-    rc = lg_blocktab_put(&r->blocks, k.h[r->slot], &rec);
+    rc = lg_blocktab_put(&r->blocks, k.h[r->slot], &rec, e->now_ms);
     if (rc != 0) {
-        e->st.keys_full++;
+        rule_full(e, r);
         return rc;
     }
     /* as if decided here: the window is cleared up to since */
     lg_keyhash h = k.h[r->slot];
     if (lg_window_clear(&r->win, h, lg_window_find(&r->win, h), b->since_ms, e->now_ms,
                         true) != 0)
-        e->st.keys_full++;
+        rule_full(e, r);
     lg_window_hint_set(lg_window_find(&r->win, h), true);
     return 0;
 }
 
-/* A key as lg_block_key() forms it, read as one rule key type. Prefixed forms
- * ("ip:<ip>", "user_ip:<user>|<ip>") come first; a bare user is the fallback, since a
- * user may be named like a prefixed key. */
+/* A key as lg_block_key() forms it, read back: "<rule>:" names the rule (a rule name
+ * holds no ':'), the rest is that rule's key: the user, the address (or network), or
+ * "<user>|<ip>" split at the last '|' (an address or network text holds none). */
 typedef struct key_view {
-    lg_rule_key type;
+    lg_rule *r;
     const char *user, *ip; /* borrowed from the key */
     size_t user_len, ip_len;
 } key_view;
 
-static size_t key_views(const char *key, size_t len, key_view v[2])
+static bool key_view_parse(lg_engine *e, const char *key, size_t len, key_view *v)
 {
-    static const char ip_pfx[] = "ip:", uip_pfx[] = "user_ip:";
-    size_t n = 0;
+    const char *colon = memchr(key, ':', len < LG_RULE_NAME_MAX + 1 ? len : LG_RULE_NAME_MAX + 1);
+    const char *rest, *bar = NULL;
+    size_t rest_len;
 
-    if (len > sizeof ip_pfx - 1 && memcmp(key, ip_pfx, sizeof ip_pfx - 1) == 0 &&
-        len - (sizeof ip_pfx - 1) <= LG_IP_MAX) {
-        v[n] = (key_view){LG_RULE_KEY_IP, "", key + sizeof ip_pfx - 1, 0,
-                          len - (sizeof ip_pfx - 1)};
-        n++;
-    } else if (len > sizeof uip_pfx - 1 && memcmp(key, uip_pfx, sizeof uip_pfx - 1) == 0) {
-        const char *rest = key + sizeof uip_pfx - 1;
-        size_t rest_len = len - (sizeof uip_pfx - 1);
-        const char *bar = NULL;
-
+    if (colon == NULL)
+        return false;
+    *v = (key_view){NULL, "", "", 0, 0};
+    for (size_t i = 0; i < e->n_rules && v->r == NULL; i++) {
+        if (e->rules[i].name_len == (size_t)(colon - key) &&
+            memcmp(e->rules[i].conf.name, key, e->rules[i].name_len) == 0)
+            v->r = &e->rules[i];
+    }
+    if (v->r == NULL)
+        return false; /* a rule that is off here, or no rule at all */
+    rest = colon + 1;
+    rest_len = len - (size_t)(rest - key);
+    switch (v->r->conf.key) {
+    case LG_RULE_KEY_USER:
+        v->user = rest;
+        v->user_len = rest_len;
+        break;
+    case LG_RULE_KEY_IP:
+        v->ip = rest;
+        v->ip_len = rest_len;
+        break;
+    case LG_RULE_KEY_USER_IP:
         for (size_t i = rest_len; i > 0 && bar == NULL; i--) {
             if (rest[i - 1] == '|')
                 bar = rest + i - 1;
         }
-        if (bar != NULL) {
-            size_t ul = (size_t)(bar - rest), il = rest_len - ul - 1;
-            if (ul >= 1 && ul <= LG_USER_MAX && il >= 1 && il <= LG_IP_MAX) {
-                v[n] = (key_view){LG_RULE_KEY_USER_IP, rest, bar + 1, ul, il};
-                n++;
-            }
-        }
+        if (bar == NULL)
+            return false;
+        v->user = rest;
+        v->user_len = (size_t)(bar - rest);
+        v->ip = bar + 1;
+        v->ip_len = rest_len - v->user_len - 1;
+        break;
     }
-    if (len >= 1 && len <= LG_USER_MAX) {
-        v[n] = (key_view){LG_RULE_KEY_USER, key, "", len, 0};
-        n++;
-    }
-    return n;
+    return (v->r->conf.key == LG_RULE_KEY_IP || (v->user_len >= 1 && v->user_len <= LG_USER_MAX)) &&
+           (v->r->conf.key == LG_RULE_KEY_USER || (v->ip_len >= 1 && v->ip_len <= LG_IP_MAX));
 }
 
-static lg_keyhash key_view_hash(const lg_engine *e, const key_view *v, unsigned slot)
+static lg_keyhash key_view_hash(const lg_engine *e, const key_view *v)
 {
     lg_attempt a;
     lg_keys k;
@@ -699,64 +717,38 @@ static lg_keyhash key_view_hash(const lg_engine *e, const key_view *v, unsigned 
     a.user_len = (uint32_t)v->user_len;
     memcpy(a.ip, v->ip, v->ip_len);
     keys_compute(e, &a, &k);
-    return k.h[slot];
+    lg_assert(rule_applies(v->r, &k));
+    return k.h[v->r->slot];
 }
 
 int lg_engine_unblock(lg_engine *e, const char *key, size_t key_len)
 {
-    key_view v[2];
-    size_t n;
+    key_view v;
 
     lg_assert(e != NULL && key != NULL);
-    n = key_views(key, key_len, v);
-    for (size_t j = 0; j < n; j++) {
-        bool forgot = false;
-
-        if ((e->key_types & (1u << v[j].type)) == 0)
-            continue;
-        for (size_t i = 0; i < e->n_rules; i++) {
-            lg_rule *r = &e->rules[i];
-
-            if (r->conf.key != v[j].type)
-                continue;
-            lg_keyhash h = key_view_hash(e, &v[j], r->slot);
-            /* the window entry may have cached the record: it no longer exists */
-            lg_window_hint_set(lg_window_find(&r->win, h), false);
-            if (lg_blocktab_forget(&r->blocks, h, e->now_ms))
-                forgot = true;
-        }
-        if (forgot)
-            return 0;
-    }
-    return LG_ENOTFOUND;
+    if (!key_view_parse(e, key, key_len, &v))
+        return LG_ENOTFOUND;
+    lg_keyhash h = key_view_hash(e, &v);
+    /* the window entry may have cached the record: it no longer exists */
+    lg_window_hint_set(lg_window_find(&v.r->win, h), false);
+    return lg_blocktab_forget(&v.r->blocks, h, e->now_ms) ? 0 : LG_ENOTFOUND;
 }
 
 bool lg_engine_blocked(lg_engine *e, const char *key, size_t key_len, int64_t now_ms,
                        lg_block *out)
 {
-    key_view v[2];
-    size_t n;
+    key_view v;
+    lg_blocktab_rec rec;
 
     lg_assert(e != NULL && key != NULL);
-    n = key_views(key, key_len, v);
-    for (size_t j = 0; j < n; j++) {
-        if ((e->key_types & (1u << v[j].type)) == 0)
-            continue;
-        for (size_t i = 0; i < e->n_rules; i++) {
-            lg_rule *r = &e->rules[i];
-            lg_blocktab_rec rec;
-
-            if (r->conf.key != v[j].type ||
-                !lg_blocktab_get(&r->blocks, key_view_hash(e, &v[j], r->slot), e->now_ms,
-                                 &rec) ||
-                !lg_blocktab_covers(&rec, now_ms))
-                continue;
-            if (out != NULL)
-                block_fill(r, v[j].user, v[j].user_len, v[j].ip, v[j].ip_len, &rec, out);
-            return true;
-        }
-    }
-    return false;
+    if (!key_view_parse(e, key, key_len, &v))
+        return false;
+    if (!lg_blocktab_get(&v.r->blocks, key_view_hash(e, &v), e->now_ms, &rec) ||
+        !lg_blocktab_covers(&rec, now_ms))
+        return false;
+    if (out != NULL)
+        block_fill(v.r, v.user, v.user_len, v.ip, v.ip_len, &rec, out);
+    return true;
 }
 
 void lg_engine_stats_get(const lg_engine *e, lg_engine_stats *out)
@@ -764,10 +756,20 @@ void lg_engine_stats_get(const lg_engine *e, lg_engine_stats *out)
     lg_engine_stats s = e->st;
 
     s.keys_tracked = s.keys_evicted = s.blocks_tracked = 0;
+    s.keys_evicted_full = s.blocks_evicted_full = 0;
     s.bytes = sizeof *e;
     s.bytes_blocks = 0;
+    s.n_rules = e->n_rules;
     for (size_t i = 0; i < e->n_rules; i++) {
         const lg_rule *r = &e->rules[i];
+        lg_engine_rule_stats *rs = &s.rule[i];
+
+        memcpy(rs->name, r->conf.name, sizeof rs->name);
+        rs->keys_evicted_full = r->win.evicted_full;
+        rs->blocks_evicted_full = r->blocks.evicted;
+        rs->keys_full = r->keys_full;
+        s.keys_evicted_full += rs->keys_evicted_full;
+        s.blocks_evicted_full += rs->blocks_evicted_full;
         s.keys_tracked += r->win.tab.count;
         s.keys_evicted += r->win.evicted;
         s.blocks_tracked += lg_blocktab_count(&r->blocks);

@@ -25,6 +25,13 @@
  *    until unblocked), for escalation and for BLOCKED. The clock is the newest ts the
  *    engine has seen (event time) unless the caller drives it (lg_engine_clock_set).
  *    Eviction is exact as long as no attempt judged later has a ts below the clock.
+ *  - full tables (each rule: at most keys_max keys with window state, and as many block
+ *    records): a new key evicts the least recently active keys (smallest newest ts, a
+ *    slice of a few ms at a time: window.h) instead of going uncounted; a block record
+ *    with no room evicts the records expired the longest ago, then the blocks ending
+ *    soonest, never permanent ones (blocktab.h). Victims depend on the attempts judged
+ *    only (not on hash secrets or memory), so a replay evicts the same keys; what a full
+ *    table could not keep is counted in keys_full.
  *
  * Not thread-safe: one engine per detector thread. O(1) amortised per attempt.
  */
@@ -71,17 +78,31 @@ void lg_engine_conf_default(lg_engine_conf *conf);
 
 typedef struct lg_engine lg_engine;
 
+/* One rule's full-table counters (lg_engine_stats.rule). */
+typedef struct lg_engine_rule_stats {
+    char name[LG_RULE_NAME_MAX + 1];
+    uint64_t keys_evicted_full;   /* window states evicted to make room for new keys */
+    uint64_t blocks_evicted_full; /* block records evicted to make room for new ones */
+    uint64_t keys_full;           /* this rule's part of lg_engine_stats.keys_full */
+} lg_engine_rule_stats;
+
 /* Counters for metrics and the replay summary. */
 typedef struct lg_engine_stats {
     uint64_t attempts, ok, fail, blocked; /* by outcome */
     uint64_t late_dropped;   /* failures too late to count (ts <= newest - window) */
     uint64_t blocks;         /* blocks decided */
-    uint64_t keys_tracked;   /* window states alive now, all rules */
-    uint64_t keys_evicted;   /* idle window states evicted */
-    uint64_t keys_full;      /* failures not counted because a table was at keys_max */
-    uint64_t blocks_tracked; /* block records alive now (active or kept for escalation) */
+    uint64_t keys_tracked;   /* window states alive or not yet freed, all rules */
+    uint64_t keys_evicted;   /* idle window states dropped */
+    uint64_t keys_evicted_full;   /* window states evicted for room (window.h), all rules */
+    uint64_t blocks_evicted_full; /* block records evicted for room (blocktab.h) */
+    /* what a full table could not keep: a new key's failure or floor (no state older
+     * than it to evict), a block decided or loaded (the block stands, unremembered) */
+    uint64_t keys_full;
+    uint64_t blocks_tracked; /* block records alive or not yet freed */
     size_t bytes;            /* memory held by the tables */
     size_t bytes_blocks;     /* the part of bytes held by the block tables */
+    size_t n_rules;          /* enabled rules, in configuration order: */
+    lg_engine_rule_stats rule[LG_RULES_MAX];
 } lg_engine_stats;
 
 /* Validates conf (ranges, unique names) and builds an engine. err gets the reason. */
@@ -117,11 +138,14 @@ int lg_engine_judge_batch(lg_engine *e, lg_attempt *a, size_t n, lg_engine_block
  */
 int lg_engine_load_block(lg_engine *e, const lg_block *b);
 
-/* Forgets the block (and escalation history) of key under rule (an operator unblock,
- * a tombstone on lg.blocks). key is as lg_block_key() forms it. */
+/* Forgets the block (and escalation history) under key (an operator unblock, a
+ * tombstone on lg.blocks), as lg_block_key() forms it: "<rule>:<rule's key>", of that
+ * rule only. LG_ENOTFOUND when no block was alive under it (or no enabled rule has the
+ * name, or the key is malformed). */
 int lg_engine_unblock(lg_engine *e, const char *key, size_t key_len);
 
-/* Is `user` (rule user) blocked at time now_ms? Writes the block when it is. */
+/* Is key (as lg_block_key() forms it: "user:alice", "ip:192.0.2.1") blocked at time
+ * now_ms? Writes the block when it is. */
 bool lg_engine_blocked(lg_engine *e, const char *key, size_t key_len, int64_t now_ms,
                        lg_block *out);
 

@@ -761,12 +761,12 @@ int lg_block_key(const lg_block *b, char *buf, size_t buf_len)
     int n;
     bool has_user = b->user[0] != '\0', has_ip = b->ip[0] != '\0';
 
-    /* the bare user for rule "user" (DESIGN.md: key = user); every other rule is
-     * prefixed with its name so its keys live apart from user names */
+    /* "<rule>:" first for every rule, rule user included: a rule name holds no ':', so
+     * the prefix alone says whose key it is, whatever bytes the user name has */
     if (strcmp(b->rule, "user") == 0) {
         if (!has_user)
             return LG_EINVAL;
-        n = snprintf(buf, buf_len, "%s", b->user);
+        n = snprintf(buf, buf_len, "user:%s", b->user);
     } else if (strcmp(b->rule, "ip") == 0) {
         if (!has_ip)
             return LG_EINVAL;
@@ -784,4 +784,45 @@ int lg_block_key(const lg_block *b, char *buf, size_t buf_len)
     if (n < 0 || (size_t)n >= buf_len)
         return LG_ETOOBIG;
     return n;
+}
+
+/* The rules whose keys lg.blocks has carried with a "<rule>:" prefix (rule user's only
+ * since keys got namespaces; ip and user_ip's always). */
+static bool known_prefix(const char *key, size_t len)
+{
+    static const char *const rules[] = {"user", "ip", "user_ip"};
+
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        size_t rl = strlen(rules[i]);
+        if (len > rl && memcmp(key, rules[i], rl) == 0 && key[rl] == ':')
+            return true;
+    }
+    return false;
+}
+
+int lg_block_key_upgrade(const char *key, size_t len, char *buf, size_t buf_len)
+{
+    static const char user_pfx[] = "user:";
+    size_t pfx = 0;
+
+    lg_assert(key != NULL || len == 0);
+    lg_assert(buf != NULL);
+    if (len == 0)
+        return LG_EINVAL;
+    /* A key without a known "<rule>:" prefix was written before keys had namespaces: the
+     * bare user of rule user. The one case this cannot tell apart is a legacy key of a
+     * user literally named "user:...", "ip:..." or "user_ip:...": it reads as that
+     * rule's namespaced key. Under the old format such a user already shared the key
+     * of that rule's block, so the old topic could not tell them apart either. */
+    if (!known_prefix(key, len)) {
+        if (len > LG_USER_MAX)
+            return LG_EINVAL;
+        pfx = sizeof user_pfx - 1;
+    }
+    if (pfx + len >= buf_len)
+        return LG_ETOOBIG;
+    memmove(buf + pfx, key, len); /* first: key may be buf */
+    memcpy(buf, user_pfx, pfx);
+    buf[pfx + len] = '\0';
+    return (int)(pfx + len);
 }

@@ -4,7 +4,8 @@
  * attempt (topic lg.attempts, key = user):
  *   {"v":1,"id":"..","ts":<ms>,"user":"alice","ip":"203.0.113.7","ok":false,
  *    "outcome":"fail","src":"api-1"}
- * block (topic lg.blocks, key = user, compacted; a null value = unblocked):
+ * block (topic lg.blocks, key = lg_block_key(): "user:alice", compacted; a null value =
+ * unblocked):
  *   {"v":1,"user":"alice","since":<ms>,"until":<ms|0>,"level":1,
  *    "reason":"5 failures in 60s","rule":"user"}
  *   For rule "ip" the block carries "ip" instead of "user"; for "user_ip" both.
@@ -91,10 +92,21 @@ bool lg_src_valid(const char *src, size_t len, char *err, size_t err_len);
 
 const char *lg_outcome_name(lg_outcome o);
 
-/* The key under which a block is published on lg.blocks and cached: the bare user for
- * rule "user" (DESIGN.md: key = user), "ip:<ip>" for rule "ip", "user_ip:<user>|<ip>"
- * for rule "user_ip" (prefixed so a user named like an address cannot collide).
- * Returns the length written (NUL-terminated) or LG_ETOOBIG. */
+/* The key under which a block is published on lg.blocks, cached by the API and kept in
+ * the store: "<rule>:" and the rule's key, so that no user name, whatever its bytes, can
+ * stand for another rule's key: "user:<user>" for rule "user", "ip:<ip>" for rule "ip",
+ * "user_ip:<user>|<ip>" for rule "user_ip" (an address or network text holds no '|', so
+ * the last '|' splits them), "<rule>:<user>|<ip>" (or the one present) for any other.
+ * Returns the length written (NUL-terminated) or LG_ETOOBIG; LG_EINVAL when the block
+ * lacks a field its rule's key needs. */
 int lg_block_key(const lg_block *b, char *buf, size_t buf_len);
+
+/* A key read back from lg.blocks (a tombstone's: a block's own key is derived from its
+ * value) in today's form, into buf: a key that begins with "user:", "ip:" or "user_ip:"
+ * is copied; any other was written before keys had namespaces, when rule user's key
+ * was the bare user, and becomes "user:<key>". key and buf may be the same buffer.
+ * Returns the length written (NUL-terminated), LG_EINVAL for an empty key or a legacy
+ * key longer than a user, LG_ETOOBIG when buf is short. */
+int lg_block_key_upgrade(const char *key, size_t len, char *buf, size_t buf_len);
 
 #endif

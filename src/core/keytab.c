@@ -166,6 +166,14 @@ void lg_keytab_destroy(lg_keytab *t)
     memset(t, 0, sizeof *t);
 }
 
+void lg_keytab_slack_allow(lg_keytab *t)
+{
+    uint64_t cap = (uint64_t)t->n_chunks_max * LG_KEYTAB_CHUNK_SLACK;
+
+    if (cap > t->keys_max)
+        t->keys_max = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+}
+
 void *lg_keytab_find_slow(const lg_keytab *t, lg_keyhash h)
 {
     uint32_t c = home_of(t->n_chunks, h);
@@ -247,13 +255,15 @@ int lg_keytab_insert(lg_keytab *t, lg_keyhash h, void **out)
     lg_debug_assert(lg_keytab_find(t, h) == NULL);
     if (t->count >= t->keys_max)
         return LG_EFULL;
-    if (t->count >= (uint64_t)t->n_chunks * LG_KEYTAB_CHUNK_FILL) {
-        /* only a growable table can get here: a fixed one holds keys_max at its fill */
-        lg_assert(t->n_chunks < t->n_chunks_max);
+    if (t->count >= (uint64_t)t->n_chunks * LG_KEYTAB_CHUNK_FILL &&
+        t->n_chunks < t->n_chunks_max) {
         int rc = grow(t);
         if (rc != 0)
             return rc;
     }
+    /* at the largest size, keys_max (at most LG_KEYTAB_CHUNK_SLACK per chunk, see
+     * lg_keytab_slack_allow) leaves a free slot for place() */
+    lg_assert(t->count < (uint64_t)t->n_chunks * LG_KEYTAB_CHUNK_SLOTS);
     *out = place(t, h);
     return 0;
 }

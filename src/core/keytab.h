@@ -30,6 +30,8 @@
 #define LG_KEYTAB_CHUNK_SLOTS 14
 /* live entries per chunk on average at most: keeps probe chains short (F14 uses 12/14). */
 #define LG_KEYTAB_CHUNK_FILL 12
+/* with lg_keytab_slack_allow: entries per chunk at most, at the largest size */
+#define LG_KEYTAB_CHUNK_SLACK 13
 
 typedef struct lg_keytab_chunk {
     uint8_t tags[LG_KEYTAB_CHUNK_SLOTS];
@@ -57,6 +59,12 @@ typedef struct lg_keytab {
 int lg_keytab_init(lg_keytab *t, size_t stride, uint32_t keys_max, bool grow,
                    uint32_t keys_init, bool huge_pages);
 void lg_keytab_destroy(lg_keytab *t);
+
+/* Lets count pass the keys_max of init, up to LG_KEYTAB_CHUNK_SLACK of every 14 slots of
+ * the largest size: room for entries that the owner already counts as absent (it bounds
+ * its live entries itself) and frees lazily. Probe chains get a little longer only then.
+ * Takes no memory: the slots exist anyway. */
+void lg_keytab_slack_allow(lg_keytab *t);
 
 /* The entry of h, or NULL: the home chunk inline (nearly every lookup ends there), the
  * rest of the probe sequence out of line. */

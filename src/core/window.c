@@ -14,8 +14,10 @@
 #include "core/lgassert.h"
 #include "core/limits.h"
 
-/* When a new key finds the table full, sweep this many more slots before giving up:
- * bounded work that frees idle states the regular sweep has not reached yet. */
+/* While the table holds keys_max entries or more, some of them idle or evicted, each new
+ * key sweeps this many more slots first: bounded work that frees them about as fast as
+ * new keys come (1/64 of the slots dead is enough), so the slack past keys_max
+ * (lg_keytab_slack_allow: 1/12 of keys_max) is never used up in practice. */
 #define LG_WINDOW_SWEEP_ON_FULL 64
 
 typedef struct lg_wentry wentry;
@@ -39,15 +41,28 @@ int lg_window_init(lg_window *w, uint32_t threshold, int64_t window_ms, uint32_t
     memset(w, 0, sizeof *w);
     w->threshold = threshold;
     w->window_ms = window_ms;
+    w->dead_ms = INT64_MIN;
+    w->keys_max = keys_max;
+    int rc = lg_agehist_init(&w->age, window_ms, keys_max);
+    if (rc != 0)
+        return rc;
     /* fixed size: entries never move, which lg_window_recheck relies on */
-    return lg_keytab_init(&w->tab, lg_window_stride(threshold), keys_max, false, keys_max,
-                          huge_pages);
+    rc = lg_keytab_init(&w->tab, lg_window_stride(threshold), keys_max, false, keys_max,
+                        huge_pages);
+    if (rc != 0) {
+        lg_agehist_destroy(&w->age);
+        return rc;
+    }
+    lg_keytab_slack_allow(&w->tab);
+    return 0;
 }
 
 void lg_window_destroy(lg_window *w)
 {
-    if (w != NULL)
-        lg_keytab_destroy(&w->tab);
+    if (w == NULL)
+        return;
+    lg_keytab_destroy(&w->tab);
+    lg_agehist_destroy(&w->age);
 }
 
 static inline bool idle(const lg_window *w, int64_t last_ms, int64_t now_ms)
@@ -70,13 +85,13 @@ lg_wentry *lg_window_find(const lg_window *w, lg_keyhash h)
 
 /* Takes h's entry e (found by the caller); an idle one is reset in place to "no state"
  * (n = 0 and L = ts, gap 0: nothing counted, B = ts - window_ms) and reported through
- * *fresh, as is a missing one. */
+ * *fresh, as is a missing one. A reset state is not counted in w->age yet: see admit. */
 static wentry *lookup(lg_window *w, wentry *e, int64_t ts_ms, int64_t now_ms,
                       bool block_hint, bool *fresh)
 {
     *fresh = e == NULL;
     if (e != NULL && idle(w, e->last_ms, now_ms)) {
-        w->evicted++;
+        w->evicted += e->last_ms > w->dead_ms; /* evicted for room: counted already */
         *fresh = true;
     }
     if (e != NULL && *fresh) {
@@ -88,21 +103,66 @@ static wentry *lookup(lg_window *w, wentry *e, int64_t ts_ms, int64_t now_ms,
     return e;
 }
 
-/* Inserts h as a new key with no state (L = ts_ms). NULL when the table stays full. */
+/* Room for a new state at ts_ms: when keys_max states are alive, evicts the least
+ * recently active ones (the oldest slice of L before ts_ms's), or refuses (false) when
+ * none is older. Then counts the new state. */
+static inline bool admit(lg_window *w, int64_t ts_ms, int64_t now_ms)
+{
+    uint64_t n;
+    int64_t end_ms;
+
+    if (w->age.total >= w->keys_max) {
+        /* idle states need no room: stop counting their slices first (exact for every
+         * slice wholly before now - window_ms + 1, the oldest L still alive) */
+        if (now_ms > INT64_MIN + w->window_ms)
+            lg_agehist_floor(&w->age, now_ms - w->window_ms + 1);
+        while (w->age.total >= w->keys_max) {
+            if (!lg_agehist_evict(&w->age, ts_ms, &n, &end_ms))
+                return false;
+            if (end_ms > w->dead_ms)
+                w->dead_ms = end_ms;
+            w->evicted_full += n;
+        }
+    }
+    lg_agehist_add(&w->age, ts_ms);
+    return true;
+}
+
+/* Inserts h as a new key with no state (L = ts_ms), admitted already. NULL when no slot
+ * could be freed (the state is uncounted again). */
 static wentry *insert(lg_window *w, lg_keyhash h, int64_t ts_ms, int64_t now_ms,
                       bool block_hint)
 {
     void *slot = NULL;
-    int rc = lg_keytab_insert(&w->tab, h, &slot);
+    int rc;
 
+    /* past keys_max entries some are idle or evicted: free a few of them first */
+    if (w->tab.count >= w->keys_max)
+        lg_window_sweep(w, now_ms, LG_WINDOW_SWEEP_ON_FULL);
+    rc = lg_keytab_insert(&w->tab, h, &slot);
     if (rc == LG_EFULL && lg_window_sweep(w, now_ms, LG_WINDOW_SWEEP_ON_FULL) > 0)
         rc = lg_keytab_insert(&w->tab, h, &slot);
-    if (rc != 0)
+    if (rc != 0) {
+        lg_agehist_sub(&w->age, ts_ms);
         return NULL;
+    }
     wentry *e = slot;
     e->last_ms = ts_ms;
     e->block_hint = block_hint;
     return e;
+}
+
+/* A fresh state for h at ts_ms in e (reset by lookup) or in a new entry; NULL when
+ * refused room, with e (dead) removed. */
+static inline wentry *fresh_state(lg_window *w, lg_keyhash h, wentry *e, int64_t ts_ms,
+                                  int64_t now_ms, bool block_hint)
+{
+    if (!admit(w, ts_ms, now_ms)) {
+        if (e != NULL)
+            lg_keytab_remove(&w->tab, e);
+        return NULL;
+    }
+    return e != NULL ? e : insert(w, h, ts_ms, now_ms, block_hint);
 }
 
 lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, lg_wentry *e, int64_t ts_ms,
@@ -122,14 +182,12 @@ lg_window_result lg_window_fail(lg_window *w, lg_keyhash h, lg_wentry *e, int64_
         *since_ms = ts_ms;
         return LG_WINDOW_BLOCK;
     }
-    if (e == NULL) {
-        e = insert(w, h, ts_ms, now_ms, block_hint);
-        if (e == NULL)
-            return LG_WINDOW_FULL;
-    }
+    if (fresh && (e = fresh_state(w, h, e, ts_ms, now_ms, block_hint)) == NULL)
+        return LG_WINDOW_FULL;
 
     uint32_t off;
     if (ts_ms > e->last_ms) {
+        lg_agehist_move(&w->age, e->last_ms, ts_ms);
         uint64_t delta = (uint64_t)ts_ms - (uint64_t)e->last_ms;
         uint32_t gap = e->floor_gap > delta ? e->floor_gap - (uint32_t)delta : 0;
         uint64_t keep_below = (uint64_t)w->window_ms - gap;
@@ -177,12 +235,14 @@ int lg_window_clear(lg_window *w, lg_keyhash h, lg_wentry *e, int64_t ts_ms,
                 lg_keytab_remove(&w->tab, e);
             return 0;
         }
-        if (e == NULL && (e = insert(w, h, ts_ms, now_ms, block_hint)) == NULL)
+        if ((e = fresh_state(w, h, e, ts_ms, now_ms, block_hint)) == NULL)
             return LG_EFULL;
     }
     if (ts_ms >= e->last_ms) {
-        if (ts_ms > e->last_ms)
+        if (ts_ms > e->last_ms) {
+            lg_agehist_move(&w->age, e->last_ms, ts_ms);
             demote(e);
+        }
         e->last_ms = ts_ms;
         e->n = 0;
         e->floor_gap = (uint32_t)w->window_ms;
@@ -229,6 +289,9 @@ uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots)
 {
     size_t n_slots = lg_keytab_slots(&w->tab);
     uint32_t freed = 0;
+    /* idle (window.h) is L <= now - window_ms, or L <= dead_ms: one compare per entry */
+    int64_t idle_upto = now_ms >= INT64_MIN + w->window_ms ? now_ms - w->window_ms : INT64_MIN;
+    int64_t cutoff = idle_upto > w->dead_ms ? idle_upto : w->dead_ms;
 
     if (w->tab.count == 0)
         return 0;
@@ -243,7 +306,9 @@ uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots)
         while (used != 0) {
             wentry *e = lg_keytab_entry(&w->tab, w->cursor + (unsigned)__builtin_ctz(used));
 
-            if (idle(w, e->last_ms, now_ms)) {
+            if (e->last_ms <= cutoff) {
+                lg_debug_assert(idle(w, e->last_ms, now_ms));
+                w->evicted += e->last_ms > w->dead_ms; /* evicted for room: counted */
                 lg_keytab_remove(&w->tab, e);
                 freed++;
             }
@@ -252,6 +317,5 @@ uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots)
         slots -= take;
         w->cursor = w->cursor + take == n_slots ? 0 : w->cursor + take;
     }
-    w->evicted += freed;
     return freed;
 }

@@ -16,6 +16,16 @@
  * L is window_ms or more behind the engine clock `now` (largest ts seen, or a low
  * watermark the engine's caller sets) has no state.
  * Lookups treat such entries as absent; lg_window_sweep frees them a few slots per call.
+ *
+ * Full table: at most keys_max keys have state. A new key that finds keys_max states
+ * alive evicts the least recently active ones (smallest L), a whole 2^k ms slice of L
+ * at a time (lg_agehist: no per-key links, no extra bytes per entry), by raising the
+ * floor `dead_ms`: a key whose L is at or below it has no state either, exactly as if
+ * idle. Only keys last active in a slice before the new key's ts are evicted; when every
+ * state is as recent as that, the new key is refused (LG_WINDOW_FULL). Victims depend
+ * only on the attempts judged, never on where keys sit in memory, so a replay of the
+ * same attempts evicts the same keys. Block records live in the block table, so evicting
+ * a blocked key's window state never lifts or shortens its block.
  */
 #ifndef LG_WINDOW_H
 #define LG_WINDOW_H
@@ -23,6 +33,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/agehist.h"
 #include "core/keyhash.h"
 #include "core/keytab.h"
 
@@ -41,15 +52,19 @@ struct lg_wentry {
 typedef struct lg_window {
     lg_keytab tab;
     int64_t window_ms;
+    int64_t dead_ms;  /* states with L <= dead_ms were evicted for room (INT64_MIN: none) */
     uint32_t threshold;
+    uint32_t keys_max; /* states alive at most (tab holds slack for evicted ones) */
     size_t cursor;    /* next slot lg_window_sweep looks at */
     uint64_t evicted; /* idle states dropped (swept, reused or reset) */
+    uint64_t evicted_full; /* states evicted for room (whole slices of L: see agehist.h) */
+    lg_agehist age;   /* the alive states by L */
 } lg_window;
 
 typedef enum {
     LG_WINDOW_COUNTED = 0, /* joined the window, no block */
     LG_WINDOW_LATE = 1,    /* ts <= B: recorded by the caller, not counted */
-    LG_WINDOW_FULL = 2,    /* a new key and keys_max keys are live: not counted */
+    LG_WINDOW_FULL = 2,    /* a new key, refused room (see above): not counted */
     LG_WINDOW_BLOCK = 3,   /* completed `threshold` failures: *since_ms set, W cleared */
 } lg_window_result;
 
@@ -123,10 +138,13 @@ static inline bool lg_window_block_cached(const lg_window *w, const lg_wentry *e
 /* Looks at up to `slots` slots from the cursor and frees idle states; returns how many. */
 uint32_t lg_window_sweep(lg_window *w, int64_t now_ms, uint32_t slots);
 
-/* Has a state whose L is last_ms no effect any more at engine clock now_ms? */
+/* Has a state whose L is last_ms no effect any more at engine clock now_ms: idle, or
+ * evicted for room? */
 static inline bool lg_window__idle(const lg_window *w, int64_t last_ms, int64_t now_ms)
 {
-    return now_ms > last_ms && (uint64_t)now_ms - (uint64_t)last_ms >= (uint64_t)w->window_ms;
+    return (now_ms > last_ms &&
+            (uint64_t)now_ms - (uint64_t)last_ms >= (uint64_t)w->window_ms) ||
+           last_ms <= w->dead_ms;
 }
 
 static inline bool lg_window_hint(const lg_window *w, const lg_wentry *e, int64_t now_ms)

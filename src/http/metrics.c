@@ -48,7 +48,9 @@ typedef struct series {
 } series;
 
 struct lg_metrics {
-    size_t n;
+    /* series registered: stored (release) once s[n - 1] is complete, so that a render
+     * running meanwhile (acquire) sees each series whole or not at all */
+    _Atomic size_t n;
     series *s[LG_METRICS_SERIES_MAX];
 };
 
@@ -121,7 +123,8 @@ static series *series_add(lg_metrics *m, series_kind kind, const char *name, con
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     }
-    m->s[m->n++] = s;
+    m->s[m->n] = s;
+    atomic_store_explicit(&m->n, m->n + 1, memory_order_release);
     return s;
 }
 
@@ -317,9 +320,10 @@ int lg_metrics_render(lg_metrics *m, char *buf, size_t buf_len)
 
     lg_assert(m != NULL);
     lg_assert(buf_len > 0);
+    size_t n = atomic_load_explicit(&m->n, memory_order_acquire);
     buf[0] = '\0';
     /* O(n^2) in series; n is bounded by LG_METRICS_SERIES_MAX and scrapes are rare */
-    for (size_t i = 0; i < m->n; i++) {
+    for (size_t i = 0; i < n; i++) {
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
             seen = strcmp(m->s[j]->name, m->s[i]->name) == 0;
@@ -328,7 +332,7 @@ int lg_metrics_render(lg_metrics *m, char *buf, size_t buf_len)
         if (m->s[i]->help[0] != '\0')
             out_printf(&o, "# HELP %s %s\n", m->s[i]->name, m->s[i]->help);
         out_printf(&o, "# TYPE %s %s\n", m->s[i]->name, kind_name(m->s[i]->kind));
-        for (size_t k = i; k < m->n; k++) {
+        for (size_t k = i; k < n; k++) {
             if (strcmp(m->s[k]->name, m->s[i]->name) == 0)
                 render_series(&o, m->s[k]);
         }

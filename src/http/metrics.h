@@ -2,10 +2,10 @@
  * metrics.h - a small Prometheus registry: counters, gauges read at scrape time, and
  * histograms with fixed buckets, rendered in the text exposition format (version 0.0.4).
  *
- * Series are registered at start-up (single-threaded, bounded by LG_METRICS_SERIES_MAX)
- * and updated from any thread with relaxed atomics: the hot path takes no lock. A series
- * is one (name, labels) pair; series sharing a name form one family, rendered together
- * under one HELP/TYPE header whatever the registration order.
+ * Series are registered from one thread (bounded by LG_METRICS_SERIES_MAX), also while
+ * the registry is served, and updated from any thread with relaxed atomics: the hot path
+ * takes no lock. A series is one (name, labels) pair; series sharing a name form one
+ * family, rendered together under one HELP/TYPE header whatever the registration order.
  */
 #ifndef LG_HTTP_METRICS_H
 #define LG_HTTP_METRICS_H
@@ -38,8 +38,10 @@ int lg_metrics_new(lg_metrics **out);
 void lg_metrics_free(lg_metrics *m); /* NULL is a no-op */
 
 /*
- * Registration (start-up only, not thread-safe). name must be a valid metric name and
- * labels NULL or 'k="v",...' text; a family keeps the type and help of its first series.
+ * Registration: from one thread at a time, while renders may run on others (a series
+ * appears whole or not at all: a role started later adds its series to a registry that
+ * is already served). name must be a valid metric name and labels NULL or 'k="v",...'
+ * text; a family keeps the type and help of its first series.
  * Each returns NULL (or LG_EFULL / LG_EINVAL) when the registry is full, the name or
  * labels are too long, or the name is already registered with another type. The
  * returned handles live as long as the registry.

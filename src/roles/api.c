@@ -159,8 +159,8 @@ bool lg_api__blocked(lg_api *a, const char *user, const char *ip, int64_t now_ms
         n = lg_block_key(&probe, key, sizeof key);
         if (n < 0)
             continue;
-        /* keys of different rules can coincide (a user literally named "ip:192.0.2.1"
-         * and rule ip's key for 192.0.2.1): a hit counts only for the rule that made it */
+        /* every rule's keys have their own namespace ("user:ip:192.0.2.1" is not
+         * "ip:192.0.2.1"); the rule check is defence in depth */
         if (lg_blocklist_has(a->blocklist, key, (size_t)n, now_ms, &probe) &&
             strcmp(probe.rule, rule->name) == 0) {
             if (out != NULL)
@@ -371,6 +371,27 @@ static void on_request_done(void *opaque, const lg_http_req *r, unsigned status,
 
 /* --- lg.blocks feed ----------------------------------------------------------------- */
 
+/* A full cache evicts the blocks ending soonest, or refuses one ending before them all
+ * (lg_blocklist_put): at most one warning per LG_API_FULL_LOG_MS, with the counts since
+ * the previous one. feed_lock held. */
+static void blocklist_full_report(lg_api *a)
+{
+    uint64_t evicted = lg_blocklist_evicted(a->blocklist);
+    uint64_t refused = lg_blocklist_refused(a->blocklist);
+    int64_t now = lg_mono_ns();
+
+    if ((evicted == a->full_evicted_seen && refused == a->full_refused_seen) ||
+        now < a->full_log_next_ns)
+        return;
+    lg_log(LG_WARN, "api", "blocklist full: entries_max=%u evicted=%llu refused=%llu (blocks "
+           "ending soonest made room; refused: ending before every cached one)",
+           LG_API_BLOCKLIST_MAX, (unsigned long long)(evicted - a->full_evicted_seen),
+           (unsigned long long)(refused - a->full_refused_seen));
+    a->full_evicted_seen = evicted;
+    a->full_refused_seen = refused;
+    a->full_log_next_ns = now + (int64_t)LG_API_FULL_LOG_MS * 1000000;
+}
+
 static void feed_one(lg_api *a, const lg_bus_msg *msg)
 {
     char key[LG_BLOCK_KEY_MAX + 1];
@@ -383,15 +404,24 @@ static void feed_one(lg_api *a, const lg_bus_msg *msg)
                (int)msg->partition, (long long)msg->offset, msg->key_len);
         return;
     }
-    memcpy(key, msg->key, msg->key_len);
-    key[msg->key_len] = '\0';
     if (msg->value == NULL) {
-        lg_blocklist_del(a->blocklist, key, msg->key_len);
-        if (a->gate != NULL) /* an unblock also lifts the gate's pending block */
-            lg_gate_forget(a->gate, key, msg->key_len);
+        /* a tombstone has only its key: one written before keys had namespaces is rule
+         * user's bare user (lg_block_key_upgrade) */
+        rc = lg_block_key_upgrade(msg->key, msg->key_len, key, sizeof key);
+        if (rc < 0) {
+            lg_log(LG_WARN, "api", "lg.blocks partition=%d offset=%lld: tombstone key skipped: "
+                   "%s", (int)msg->partition, (long long)msg->offset, lg_strerror(rc));
+            return;
+        }
+        lg_blocklist_del(a->blocklist, key, (size_t)rc);
+        /* an unblock of rule user also lifts the gate's pending block */
+        if (a->gate != NULL && rc > 5 && memcmp(key, "user:", 5) == 0)
+            lg_gate_forget(a->gate, key + 5, (size_t)rc - 5);
         lg_log(LG_DEBUG, "api", "unblocked key=%.64s offset=%lld", key, (long long)msg->offset);
         return;
     }
+    /* a block's key is derived from its value (lg_blocklist_put), never from the message
+     * key: messages written before keys had namespaces carry rule user's bare user */
     rc = lg_block_decode(msg->value, msg->value_len, &b, err, sizeof err);
     if (rc != 0) {
         lg_log(LG_WARN, "api", "lg.blocks partition=%d offset=%lld: bad block skipped: %s",
@@ -400,9 +430,10 @@ static void feed_one(lg_api *a, const lg_bus_msg *msg)
     }
     lg_metrics_counter_add(a->blocks_total, 1);
     rc = lg_blocklist_put(a->blocklist, &b);
-    if (rc != 0)
+    if (rc != 0 && rc != LG_EFULL && lg_block_key(&b, key, sizeof key) > 0)
         lg_log(LG_WARN, "api", "blocklist: cannot cache block key=%.64s: %s", key,
                lg_strerror(rc));
+    blocklist_full_report(a);
 }
 
 /* Reads up to cap lg.blocks messages into the cache; feed_lock held. */
@@ -540,6 +571,18 @@ static double counter_timeouts(void *opaque)
     return (double)st.timeouts;
 }
 
+static double counter_blocklist_evicted(void *opaque)
+{
+    lg_api *a = opaque;
+    return a->blocklist != NULL ? (double)lg_blocklist_evicted(a->blocklist) : 0;
+}
+
+static double counter_blocklist_refused(void *opaque)
+{
+    lg_api *a = opaque;
+    return a->blocklist != NULL ? (double)lg_blocklist_refused(a->blocklist) : 0;
+}
+
 static int metrics_setup(lg_api *a)
 {
     static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -610,7 +653,13 @@ static int metrics_setup(lg_api *a)
                                   NULL, gate_evicted, a) != 0 ||
         lg_metrics_counter_fn_new(a->metrics, "lg_gate_ungated_total",
                                   "password checks admitted without the gate (its bucket "
-                                  "was all in flight)", NULL, gate_ungated, a) != 0)
+                                  "was all in flight)", NULL, gate_ungated, a) != 0 ||
+        lg_metrics_counter_fn_new(a->metrics, "lg_blocklist_evicted_total",
+                                  "blocks evicted from a full local cache for newer ones",
+                                  NULL, counter_blocklist_evicted, a) != 0 ||
+        lg_metrics_counter_fn_new(a->metrics, "lg_blocklist_refused_total",
+                                  "blocks not cached: the cache was full of blocks ending "
+                                  "later", NULL, counter_blocklist_refused, a) != 0)
         return LG_ENOMEM;
     return 0;
 }
@@ -794,6 +843,12 @@ fail:
 void lg_api_metrics_attach(lg_api *a, lg_metrics *extra)
 {
     atomic_store(&a->metrics_extra, extra);
+}
+
+lg_metrics *lg_api_metrics(lg_api *a)
+{
+    lg_assert(a != NULL);
+    return a->metrics;
 }
 
 uint16_t lg_api_port(const lg_api *a)

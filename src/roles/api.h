@@ -17,6 +17,7 @@
 
 #include "bus/bus.h"
 #include "core/config.h"
+#include "http/metrics.h"
 
 typedef struct lg_api lg_api;
 
@@ -38,6 +39,10 @@ void lg_api_metrics_attach(lg_api *a, struct lg_metrics *extra);
 
 /* The bound HTTP port. */
 uint16_t lg_api_port(const lg_api *a);
+
+/* The registry /metrics serves (borrowed, lives as long as a): another role of the same
+ * process adds its series to it (lg_detector_metrics_add in `run`). */
+lg_metrics *lg_api_metrics(lg_api *a);
 
 /* True once the blocklist cache has caught up with lg.blocks (/healthz says ok). */
 bool lg_api_ready(lg_api *a);

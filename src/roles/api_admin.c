@@ -211,7 +211,9 @@ static void unblock_work(void *thread_state, void *arg)
 {
     unblock_job *job = arg;
     lg_api *a = job->api;
-    int rc = lg_store_action_put(thread_state, &job->action);
+    char key[LG_BLOCK_KEY_MAX + 1];
+    lg_block b;
+    int key_len, rc = lg_store_action_put(thread_state, &job->action);
 
     if (rc != 0) {
         lg_log(LG_ERROR, "api", "unblock user=%.64s actor=%s: cannot record it: %s",
@@ -220,8 +222,13 @@ static void unblock_work(void *thread_state, void *arg)
                                   "the unblock could not be recorded; nothing was unblocked");
         return;
     }
-    /* key = the user: the key of rule "user" blocks on lg.blocks (lg_block_key) */
-    rc = lg_bus_publish(a->bus, LG_TOPIC_BLOCKS, job->user, job->user_len, NULL, 0,
+    /* the key of rule user's blocks on lg.blocks: "user:<user>" (lg_block_key) */
+    memset(&b, 0, sizeof b);
+    memcpy(b.rule, "user", sizeof "user");
+    memcpy(b.user, job->user, job->user_len); /* path_user checked 1..LG_USER_MAX */
+    key_len = lg_block_key(&b, key, sizeof key);
+    lg_assert(key_len > 0);
+    rc = lg_bus_publish(a->bus, LG_TOPIC_BLOCKS, key, (size_t)key_len, NULL, 0,
                         LG_API_PUBLISH_WAIT_MS, unblock_published, job);
     if (rc != 0) { /* done will not run: the job is still ours */
         if (rc == LG_EFULL)

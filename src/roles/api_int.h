@@ -78,6 +78,9 @@ typedef enum {
 #define LG_API_XFF_WARN_INTERVAL_MS 10000
 #define LG_API_XFF_SHOWN_MAX 64
 
+/* a full blocklist cache: at most one warning per this long */
+#define LG_API_FULL_LOG_MS 10000
+
 struct lg_api {
     const lg_config *cfg;
     lg_bus *bus;
@@ -115,6 +118,9 @@ struct lg_api {
     pthread_mutex_t feed_lock;
     lg_bus_consumer *blocks_consumer; /* feed_lock */
     lg_bus_msg feed_msgs[LG_API_FEED_BATCH]; /* feed_lock */
+    /* the full cache's counts at the last warning, and when the next may come (feed_lock) */
+    uint64_t full_evicted_seen, full_refused_seen;
+    int64_t full_log_next_ns;
     bool feed_inline;
     lg_bus_consumer *blocks_waiter; /* feeder thread only; NULL unless feed_inline */
     pthread_t feeder;

@@ -313,6 +313,7 @@ static int batch_process(lg_detector *d, size_t n)
     }
 done:
     lg_detector__stats_add(d, &x);
+    lg_detector__full_update(d);
     return rc;
 }
 

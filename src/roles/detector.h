@@ -25,6 +25,7 @@
 
 #include "bus/bus.h"
 #include "core/config.h"
+#include "http/metrics.h"
 
 typedef struct lg_detector lg_detector;
 
@@ -60,6 +61,12 @@ void lg_detector_stats_get(lg_detector *d, lg_detector_stats *out);
  * (lg_api_metrics_attach). */
 struct lg_metrics;
 struct lg_metrics *lg_detector_metrics(lg_detector *d);
+
+/* Registers the engine's full-table counters in m, per enabled rule:
+ * lg_engine_keys_evicted_total, lg_engine_blocks_evicted_total and
+ * lg_engine_keys_full_total{rule="..."}. m may already be served; it must not outlive d.
+ * Returns 0 or LG_EFULL (m has no room). */
+int lg_detector_metrics_add(lg_detector *d, lg_metrics *m);
 /* True once the detector gave up (store or bus refusing for about a minute, out of
  * memory): its thread has ended without committing what it could not store. */
 bool lg_detector_failed(lg_detector *d);

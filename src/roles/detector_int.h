@@ -18,8 +18,8 @@
 #include "roles/detector_clock.h"
 #include "store/store.h"
 
-/* a key on lg.blocks: lg_block_key() prefixes rule ip/user_ip keys ("user_ip:") */
-#define LG_DETECTOR_BLOCK_KEY_MAX (LG_KEY_MAX + 16)
+/* a key on lg.blocks: lg_block_key() ("<rule>:<key>") or a legacy bare user */
+#define LG_DETECTOR_BLOCK_KEY_MAX LG_BLOCK_KEY_MAX
 /* messages of lg.blocks taken per poll: blocks are rare, this only bounds a buffer */
 #define LG_DETECTOR_BLOCKS_POLL_MAX 256
 /* reading lg.blocks to its end before deciding anything on new partitions: a compacted
@@ -78,6 +78,32 @@ typedef struct lg_detector_metric_ref {
     size_t off;
 } lg_detector_metric_ref;
 
+/* full tables: at most one warning per this long, with the counts since the last one */
+#define LG_DETECTOR_FULL_LOG_MS 10000
+
+typedef enum {
+    LG_DETECTOR_FULL_KEYS_EVICTED = 0,
+    LG_DETECTOR_FULL_BLOCKS_EVICTED = 1,
+    LG_DETECTOR_FULL_NOT_KEPT = 2,
+    LG_DETECTOR_FULL_WHATS = 3,
+} lg_detector_full_what;
+
+/* One /metrics series: which counter of which rule (index among the enabled rules). */
+typedef struct lg_detector_full_series {
+    struct lg_detector *d;
+    size_t rule;
+    lg_detector_full_what what;
+} lg_detector_full_series;
+
+/* The engine's full-table counters (detector_full.c). */
+typedef struct lg_detector_full {
+    lg_engine_stats base;   /* of the engines resets retired (detector thread) */
+    lg_engine_stats now;    /* base + the engine's, after the last batch (stats_mu) */
+    lg_engine_stats logged; /* as of the last warning (detector thread) */
+    int64_t log_next_ns;
+    lg_detector_full_series series[LG_RULES_MAX * LG_DETECTOR_FULL_WHATS];
+} lg_detector_full;
+
 struct lg_detector {
     const lg_config *cfg; /* borrowed */
     lg_bus *bus;          /* borrowed */
@@ -130,6 +156,7 @@ struct lg_detector {
 
     pthread_mutex_t stats_mu;
     lg_detector_stats stats;
+    lg_detector_full full;
 
     lg_detector_ratelog bad_log;     /* "bad attempt skipped" lines */
     lg_detector_ratelog refused_log; /* "attempt refused" lines */
@@ -159,6 +186,11 @@ void lg_detector__stats_add(lg_detector *d, const lg_detector_stats *delta);
 /* Registers the series of lg_detector_metrics in a new d->metrics (detector_metrics.c).
  * 0 or LG_ENOMEM. */
 int lg_detector__metrics_setup(lg_detector *d);
+
+/* After a batch: the full-table counters for /metrics, and a warning when they rose
+ * (rate-limited). Before an engine is replaced: its counts kept (detector_full.c). */
+void lg_detector__full_update(lg_detector *d);
+void lg_detector__full_engine_retired(lg_detector *d);
 
 /* Builds an engine from the configuration whose eviction clock the detector drives, and
  * resets d->clock to "no partition" (every engine starts with no partition's history). */

@@ -57,20 +57,30 @@ static void blocks_apply(lg_detector *d, const lg_bus_msg *m)
         return;
     }
     if (m->value == NULL) {
-        char key[LG_DETECTOR_BLOCK_KEY_MAX + 1];
+        char key[LG_BLOCK_KEY_MAX + 1];
+        /* a tombstone has only its key: one written before keys had namespaces is rule
+         * user's bare user (lg_block_key_upgrade) */
+        int key_len = lg_block_key_upgrade(m->key, m->key_len, key, sizeof key);
+
+        if (key_len < 0) {
+            lg_log(LG_WARN, "detector", "topic=%s partition=%d offset=%lld: tombstone key "
+                   "skipped: %s", LG_TOPIC_BLOCKS, (int)m->partition, (long long)m->offset,
+                   lg_strerror(key_len));
+            return;
+        }
         /* an operator unblock: forget the block and its escalation history */
-        rc = lg_engine_unblock(d->engine, m->key, m->key_len);
+        rc = lg_engine_unblock(d->engine, key, (size_t)key_len);
         /* and record it: (key, message time) makes every re-read of it, by any detector,
          * the same row */
-        snprintf(key, sizeof key, "%.*s", (int)m->key_len, (const char *)m->key);
         if (lg_store_unblock_put(d->store, key, m->ts_ms) != 0)
             lg_log(LG_WARN, "detector", "unblock key=%.64s: not recorded in the store", key);
-        lg_log(LG_INFO, "detector", "unblock key=%.*s partition=%d offset=%lld%s",
-               (int)(m->key_len > 64 ? 64 : m->key_len), (const char *)m->key,
+        lg_log(LG_INFO, "detector", "unblock key=%.64s partition=%d offset=%lld%s", key,
                (int)m->partition, (long long)m->offset,
                rc == LG_ENOTFOUND ? " (was not blocked here)" : "");
         return;
     }
+    /* a block is read from its value, which names its rule, user and ip: the message key
+     * is not trusted (messages written before keys had namespaces carry a bare user) */
     rc = lg_block_decode(m->value, m->value_len, &b, why, sizeof why);
     if (rc != 0) {
         lg_log(LG_WARN, "detector", "topic=%s partition=%d offset=%lld: bad block, skipped: %s",
@@ -134,6 +144,7 @@ static int engine_reset(lg_detector *d)
         lg_log(LG_ERROR, "detector", "cannot rebuild the engine: %s", err);
         return rc;
     }
+    lg_detector__full_engine_retired(d);
     lg_engine_free(d->engine);
     d->engine = e;
     lg_bus_consumer_free(d->blocks);

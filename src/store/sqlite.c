@@ -234,7 +234,7 @@ static bool sq_attempt_row(sqlite3_stmt *st, lg_attempt *a)
 
 static bool sq_block_row(sqlite3_stmt *st, lg_block *b)
 {
-    char key[LG_KEY_MAX + 1];
+    char key[LG_BLOCK_KEY_MAX + 1];
     sqlite3_int64 level;
 
     memset(b, 0, sizeof *b);
@@ -313,7 +313,7 @@ static int sq_put_blocks(lg_sqlite *s, const lg_block *blocks, size_t n)
 
     for (size_t i = 0; i < n; i++) {
         const lg_block *b = &blocks[i];
-        char key[LG_KEY_MAX + 1];
+        char key[LG_BLOCK_KEY_MAX + 1];
         int key_len = lg_block_key(b, key, sizeof key);
         int rc;
 
@@ -384,7 +384,7 @@ static int sq_unblock_put(lg_store *base, const char *key, int64_t ts_ms)
     sqlite3_stmt *st = s->st[ST_UNBLOCK_INS];
 
     lg_assert(key != NULL);
-    if (key[0] == '\0' || strnlen(key, LG_KEY_MAX + 1) > LG_KEY_MAX)
+    if (key[0] == '\0' || strnlen(key, LG_BLOCK_KEY_MAX + 1) > LG_BLOCK_KEY_MAX)
         return LG_EINVAL;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, ts_ms);

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 /* The newest schema this binary knows (PRAGMA user_version after migrating). */
-#define LG_SQLITE_SCHEMA_VERSION 2
+#define LG_SQLITE_SCHEMA_VERSION 3
 
 /* attempts.seg = (rowid >> LG_SQLITE_SEG_SHIFT) at insert: the per-user index is
  * (seg, user, ts), so a batch only touches the index pages of its own segment, and an

@@ -82,6 +82,19 @@ static const char *const migrations[] = {
     "  target TEXT NOT NULL,"
     "  detail TEXT NOT NULL);"
     "CREATE INDEX operator_actions_ts ON operator_actions (ts);",
+
+    /* v2 -> v3: block keys get their rule's namespace (lg_block_key): rule user's key was
+     * the bare
+     * user, so a user named "ip:192.0.2.1" shared the key of that address's block. Rows
+     * of rule user take "user:" || user, from the user column, not the old key. unblocks
+     * has no rule column: its keys were the tombstones' keys, where rules ip and user_ip
+     * were already prefixed; every other key is a bare user (one beginning with "user:"
+     * included: no key had that prefix then). A user literally named "ip:..." or
+     * "user_ip:..." is the one case this cannot tell apart; the old key already stood for
+     * both. substr, not LIKE: '_' is a LIKE wildcard and LIKE ignores ASCII case. */
+    "UPDATE blocks SET key = 'user:' || user WHERE rule = 'user';"
+    "UPDATE unblocks SET key = 'user:' || key"
+    "  WHERE substr(key, 1, 3) <> 'ip:' AND substr(key, 1, 8) <> 'user_ip:';",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == LG_SQLITE_SCHEMA_VERSION,

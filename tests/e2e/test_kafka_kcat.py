@@ -108,13 +108,13 @@ def main():
     lines += ["bob:" + attempt("b%d" % i, now + i, "bob", False) for i in range(4)]
     lines += ["carol:" + attempt("c0", now, "carol", True), "x:not json"]
     kcat_produce(bootstrap, "lg.attempts", lines)
-    blocks = wait_block(bootstrap, "alice", 20)
+    blocks = wait_block(bootstrap, "user:alice", 20)
     lgtest.check(len(blocks) == 1, "expected one block of alice, got %r" % blocks)
     b = blocks[0]
     lgtest.check(b["rule"] == "user" and b["level"] == 1 and b["since"] == now + 4,
                  "unexpected block %r" % b)
     lgtest.check(b["until"] == now + 4 + 15 * 60 * 1000, "unexpected until in %r" % b)
-    lgtest.check(not any(k == "bob" for k, _ in kcat_blocks(bootstrap)),
+    lgtest.check(not any(k == "user:bob" for k, _ in kcat_blocks(bootstrap)),
                  "bob has only 4 failures and must not be blocked")
     rc = lgtest.stop(det_a)
     lgtest.check(rc == 0, "detector-a exited %s" % rc)
@@ -129,13 +129,14 @@ def main():
     det_b, log_b = start_detector(tmp, "detector-b", bootstrap, db)
     wait_log(log_b, "rebuild from offset=", 10, "detector-b rebuild plan")
     kcat_produce(bootstrap, "lg.attempts", ["bob:" + attempt("b4", now + 10, "bob", False)])
-    blocks = wait_block(bootstrap, "bob", 20)
+    blocks = wait_block(bootstrap, "user:bob", 20)
     lgtest.check(blocks[0]["since"] == now + 10, "unexpected block of bob %r" % blocks[0])
 
     # 3. a tombstone produced with kcat (-Z: empty value = NULL) unblocks alice: her next
-    #    failure inside the old block counts again instead of being "blocked"
+    #    failure inside the old block counts again instead of being "blocked". Its key is
+    #    the bare user, as versions before key namespaces wrote it: read as "user:alice"
     kcat_produce(bootstrap, "lg.blocks", ["alice:"], extra=["-Z"])
-    wait_log(log_b, "unblock key=alice", 15, "detector-b reading the tombstone")
+    wait_log(log_b, "unblock key=user:alice", 15, "detector-b reading the tombstone")
     kcat_produce(bootstrap, "lg.attempts", ["alice:" + attempt("a5", now + 20, "alice", False),
                                             "bob:" + attempt("b5", now + 20, "bob", False)])
     lgtest.wait_until(lambda: len(outcomes(db, "alice")) == 6 and len(outcomes(db, "bob")) == 6,
@@ -144,7 +145,7 @@ def main():
     lgtest.check(outcomes(db, "bob")[-1] == "blocked", "bob still blocked: %r" % outcomes(db, "bob"))
     with sqlite3.connect(db) as c:
         n_blocks = c.execute("SELECT count(*) FROM blocks").fetchone()[0]
-        n_unblocks = c.execute("SELECT count(*) FROM unblocks WHERE key = 'alice'").fetchone()[0]
+        n_unblocks = c.execute("SELECT count(*) FROM unblocks WHERE key = 'user:alice'").fetchone()[0]
     lgtest.check(n_blocks == 2, "expected 2 blocks in the store, got %d" % n_blocks)
     lgtest.check(n_unblocks == 1, "expected the unblock recorded once, got %d" % n_unblocks)
 

@@ -43,7 +43,7 @@ def kafka_part():
     kk.kcat_produce(bootstrap, "lg.attempts",
                     ["alice:" + kk.attempt("a%d" % i, now + i, "alice", False) for i in range(5)]
                     + ["bob:" + kk.attempt("b%d" % i, now + i, "bob", False) for i in range(4)])
-    blocks = kk.wait_block(bootstrap, "alice", 20)
+    blocks = kk.wait_block(bootstrap, "user:alice", 20)
     check(blocks[0]["since"] == now + 4, "unexpected block of alice %r" % blocks[0])
     lgtest.wait_until(lambda: len(kk.outcomes(db, "bob")) == 4, 20, "bob's four failures stored")
     check(lgtest.stop(det_a) == 0, "detector-a did not stop cleanly")
@@ -69,10 +69,10 @@ def kafka_part():
     now = int(time.time() * 1000)
     kk.kcat_produce(bootstrap, "lg.attempts", ["bob:" + kk.attempt("b4", now, "bob", False)]
                     + ["dave:" + kk.attempt("d%d" % i, now + i, "dave", False) for i in range(5)])
-    blocks = kk.wait_block(bootstrap, "bob", 20)
+    blocks = kk.wait_block(bootstrap, "user:bob", 20)
     check(blocks[0]["since"] == now, "unexpected block of bob %r" % blocks[0])
     # a user new to this detector: with its clock at 9999 his failures were "too late"
-    blocks = kk.wait_block(bootstrap, "dave", 20)
+    blocks = kk.wait_block(bootstrap, "user:dave", 20)
     check(blocks[0]["since"] == now + 4, "unexpected block of dave %r" % blocks[0])
     check(lgtest.stop(det_b) == 0, "detector-b did not stop cleanly")
     log = kk.read(log_b)

@@ -53,11 +53,11 @@ static void test_put_block_is_found_and_copied_out(void **state)
     lg_block b = user_block("alice", T0, T0 + 900000), out;
     assert_int_equal(lg_blocklist_put(bl, &b), 0);
     memset(&out, 0, sizeof out);
-    assert_true(lg_blocklist_has(bl, "alice", 5, T0 + 1, &out));
+    assert_true(lg_blocklist_has(bl, "user:alice", 10, T0 + 1, &out));
     assert_string_equal(out.user, "alice");
     assert_true(out.until_ms == T0 + 900000);
-    assert_false(has(bl, "alicE", T0 + 1));
-    assert_false(has(bl, "alic", T0 + 1));
+    assert_false(has(bl, "user:alicE", T0 + 1));
+    assert_false(has(bl, "user:alic", T0 + 1));
     assert_int_equal(lg_blocklist_count(bl), 1);
     lg_blocklist_free(bl);
 }
@@ -67,12 +67,12 @@ static void test_del_removes_the_key_and_missing_keys_are_fine(void **state)
     lg_blocklist *bl = new_list(16);
     lg_block b = user_block("alice", T0, 0);
     assert_int_equal(lg_blocklist_put(bl, &b), 0);
-    lg_blocklist_del(bl, "nobody", 6);
-    assert_true(has(bl, "alice", T0));
-    lg_blocklist_del(bl, "alice", 5);
-    assert_false(has(bl, "alice", T0));
+    lg_blocklist_del(bl, "user:nobody", 11);
+    assert_true(has(bl, "user:alice", T0));
+    lg_blocklist_del(bl, "user:alice", 10);
+    assert_false(has(bl, "user:alice", T0));
     assert_int_equal(lg_blocklist_count(bl), 0);
-    lg_blocklist_del(bl, "alice", 5);
+    lg_blocklist_del(bl, "user:alice", 10);
     lg_blocklist_free(bl);
 }
 
@@ -81,13 +81,13 @@ static void test_block_is_active_at_until_minus_one_and_not_at_until(void **stat
     lg_blocklist *bl = new_list(16);
     lg_block b = user_block("alice", T0, T0 + 60000);
     assert_int_equal(lg_blocklist_put(bl, &b), 0);
-    assert_true(has(bl, "alice", T0));
-    assert_true(has(bl, "alice", T0 + 59999));
+    assert_true(has(bl, "user:alice", T0));
+    assert_true(has(bl, "user:alice", T0 + 59999));
     assert_int_equal(lg_blocklist_count(bl), 1);
-    assert_false(has(bl, "alice", T0 + 60000));
+    assert_false(has(bl, "user:alice", T0 + 60000));
     /* the lookup that met the expired entry dropped it */
     assert_int_equal(lg_blocklist_count(bl), 0);
-    assert_false(has(bl, "alice", T0 + 59999));
+    assert_false(has(bl, "user:alice", T0 + 59999));
     lg_blocklist_free(bl);
 }
 
@@ -96,8 +96,8 @@ static void test_permanent_block_never_expires(void **state)
     lg_blocklist *bl = new_list(16);
     lg_block b = user_block("mallory", T0, 0);
     assert_int_equal(lg_blocklist_put(bl, &b), 0);
-    assert_true(has(bl, "mallory", T0));
-    assert_true(has(bl, "mallory", LG_TS_MAX_MS));
+    assert_true(has(bl, "user:mallory", T0));
+    assert_true(has(bl, "user:mallory", LG_TS_MAX_MS));
     assert_int_equal(lg_blocklist_expire(bl, LG_TS_MAX_MS, 1000), 0);
     assert_int_equal(lg_blocklist_count(bl), 1);
     lg_blocklist_free(bl);
@@ -108,9 +108,9 @@ static void test_block_with_since_in_the_future_is_not_active_yet(void **state)
     lg_blocklist *bl = new_list(16);
     lg_block b = user_block("bob", T0 + 1000, T0 + 2000);
     assert_int_equal(lg_blocklist_put(bl, &b), 0);
-    assert_false(has(bl, "bob", T0 + 999));
+    assert_false(has(bl, "user:bob", T0 + 999));
     assert_int_equal(lg_blocklist_count(bl), 1); /* kept: it is not expired */
-    assert_true(has(bl, "bob", T0 + 1000));
+    assert_true(has(bl, "user:bob", T0 + 1000));
     lg_blocklist_free(bl);
 }
 
@@ -123,8 +123,8 @@ static void test_put_replaces_the_block_under_the_same_key(void **state)
     b.level = 2;
     assert_int_equal(lg_blocklist_put(bl, &b), 0);
     assert_int_equal(lg_blocklist_count(bl), 1);
-    assert_false(has(bl, "alice", T0 + 500));
-    assert_true(lg_blocklist_has(bl, "alice", 5, T0 + 5000, &out));
+    assert_false(has(bl, "user:alice", T0 + 500));
+    assert_true(lg_blocklist_has(bl, "user:alice", 10, T0 + 5000, &out));
     assert_int_equal(out.level, 2);
     lg_blocklist_free(bl);
 }
@@ -142,13 +142,38 @@ static void test_keys_of_each_rule_live_apart(void **state)
     assert_int_equal(lg_blocklist_put(bl, &u), 0);
     assert_int_equal(lg_blocklist_put(bl, &ip), 0);
     assert_int_equal(lg_blocklist_put(bl, &ui), 0);
-    assert_true(has(bl, "203.0.113.7", T0));
+    assert_true(has(bl, "user:203.0.113.7", T0));
     assert_false(has(bl, "ip:203.0.113.7", T0));
     assert_true(has(bl, "ip:203.0.113.9", T0));
-    assert_false(has(bl, "203.0.113.9", T0));
+    assert_false(has(bl, "user:203.0.113.9", T0));
     assert_true(has(bl, "user_ip:carol|::1", T0));
-    assert_false(has(bl, "carol", T0));
+    assert_false(has(bl, "user:carol", T0));
     assert_int_equal(lg_blocklist_count(bl), 3);
+    lg_blocklist_free(bl);
+}
+
+static void test_user_named_like_an_address_and_the_address_are_two_entries(void **state)
+{
+    lg_blocklist *bl = new_list(16);
+    lg_block odd = user_block("ip:192.0.2.77", T0, 0), addr = user_block("", T0, T0 + 1000);
+    lg_block out;
+
+    snprintf(addr.rule, sizeof addr.rule, "ip");
+    snprintf(addr.ip, sizeof addr.ip, "192.0.2.77");
+    assert_int_equal(lg_blocklist_put(bl, &odd), 0);
+    assert_int_equal(lg_blocklist_put(bl, &addr), 0);
+    assert_int_equal(lg_blocklist_count(bl), 2);
+    assert_true(lg_blocklist_has(bl, "ip:192.0.2.77", 13, T0, &out));
+    assert_string_equal(out.rule, "ip");
+    assert_true(lg_blocklist_has(bl, "user:ip:192.0.2.77", 18, T0, &out));
+    assert_string_equal(out.rule, "user");
+    /* unblocking the user leaves the address blocked, and the other way round */
+    lg_blocklist_del(bl, "user:ip:192.0.2.77", 18);
+    assert_true(has(bl, "ip:192.0.2.77", T0));
+    assert_int_equal(lg_blocklist_put(bl, &odd), 0);
+    lg_blocklist_del(bl, "ip:192.0.2.77", 13);
+    assert_true(has(bl, "user:ip:192.0.2.77", T0));
+    assert_false(has(bl, "ip:192.0.2.77", T0));
     lg_blocklist_free(bl);
 }
 
@@ -175,12 +200,12 @@ static void test_full_table_refuses_with_efull_and_counts_it(void **state)
     lg_block extra = user_block("one-too-many", T0, 0); /* MAX + 1 */
     assert_int_equal(lg_blocklist_put(bl, &extra), LG_EFULL);
     assert_int_equal(lg_blocklist_refused(bl), 1);
-    assert_false(has(bl, "one-too-many", T0));
+    assert_false(has(bl, "user:one-too-many", T0));
     /* replacing a present key needs no new slot */
     lg_block again = user_block("u3", T0 + 1, 0);
     assert_int_equal(lg_blocklist_put(bl, &again), 0);
     /* a tombstone frees a slot */
-    lg_blocklist_del(bl, "u0", 2);
+    lg_blocklist_del(bl, "user:u0", 7);
     assert_int_equal(lg_blocklist_put(bl, &extra), 0);
     assert_int_equal(lg_blocklist_count(bl), MAX);
     lg_blocklist_free(bl);
@@ -201,7 +226,58 @@ static void test_full_table_evicts_expired_blocks_before_refusing(void **state)
     assert_int_equal(lg_blocklist_put(bl, &fresh), 0);
     assert_int_equal(lg_blocklist_count(bl), 1);
     assert_int_equal(lg_blocklist_refused(bl), 0);
-    assert_true(has(bl, "fresh", lg_now_ms()));
+    assert_true(has(bl, "user:fresh", lg_now_ms()));
+    lg_blocklist_free(bl);
+}
+
+static void test_full_table_of_active_blocks_evicts_the_one_ending_soonest(void **state)
+{
+    enum { MAX = 8 };
+    lg_blocklist *bl = new_list(MAX);
+    int64_t now = lg_now_ms(); /* put sweeps against the wall clock: none has expired */
+    char user[16];
+
+    for (int i = 0; i < MAX; i++) {
+        snprintf(user, sizeof user, "u%d", i);
+        /* u3 ends soonest; u0 is permanent */
+        int64_t until = i == 0 ? 0 : now + (i == 3 ? 1 : 10 + i) * 60000;
+        lg_block b = user_block(user, now, until);
+        assert_int_equal(lg_blocklist_put(bl, &b), 0);
+    }
+    lg_block fresh = user_block("fresh", now, now + 15 * 60000);
+    assert_int_equal(lg_blocklist_put(bl, &fresh), 0);
+    assert_int_equal(lg_blocklist_count(bl), MAX);
+    assert_int_equal(lg_blocklist_evicted(bl), 1);
+    assert_int_equal(lg_blocklist_refused(bl), 0);
+    assert_true(has(bl, "user:fresh", now));
+    assert_false(has(bl, "user:u3", now));
+    assert_true(has(bl, "user:u0", now));
+    assert_true(has(bl, "user:u1", now));
+    lg_blocklist_free(bl);
+}
+
+static void test_full_table_refuses_a_block_ending_before_every_other(void **state)
+{
+    enum { MAX = 4 };
+    lg_blocklist *bl = new_list(MAX);
+    int64_t now = lg_now_ms();
+    char user[16];
+
+    for (int i = 0; i < MAX; i++) {
+        snprintf(user, sizeof user, "u%d", i);
+        lg_block b = user_block(user, now, i == 0 ? 0 : now + 3600000);
+        assert_int_equal(lg_blocklist_put(bl, &b), 0);
+    }
+    lg_block brief = user_block("brief", now, now + 60000);
+    assert_int_equal(lg_blocklist_put(bl, &brief), LG_EFULL);
+    assert_int_equal(lg_blocklist_refused(bl), 1);
+    assert_int_equal(lg_blocklist_evicted(bl), 0);
+    /* a permanent block ends after every timed one: one of those makes room */
+    lg_block forever = user_block("forever", now, 0);
+    assert_int_equal(lg_blocklist_put(bl, &forever), 0);
+    assert_int_equal(lg_blocklist_evicted(bl), 1);
+    assert_true(has(bl, "user:u0", now));
+    assert_true(has(bl, "user:forever", now));
     lg_blocklist_free(bl);
 }
 
@@ -218,8 +294,8 @@ static void test_expire_drops_only_expired_blocks(void **state)
     }
     assert_int_equal(lg_blocklist_expire(bl, T0 + 10, 100000), 100);
     assert_int_equal(lg_blocklist_count(bl), 200);
-    assert_true(has(bl, "u1", T0 + 10));
-    assert_true(has(bl, "u2", T0 + 10));
+    assert_true(has(bl, "user:u1", T0 + 10));
+    assert_true(has(bl, "user:u2", T0 + 10));
     lg_blocklist_free(bl);
 }
 
@@ -278,7 +354,9 @@ static void *smoke_writer(void *arg)
         x = x * 1103515245u + 12345u;
         snprintf(user, sizeof user, "k%u", (x >> 8) % SMOKE_KEYS);
         if ((x >> 20) % 8 == 0) { /* rare enough that the bound is reached */
-            lg_blocklist_del(s->bl, user, strlen(user));
+            char key[24];
+            snprintf(key, sizeof key, "user:%s", user);
+            lg_blocklist_del(s->bl, key, strlen(key));
         } else {
             lg_block b = user_block(user, T0, (x >> 24) % 4 ? 0 : T0 + 1000);
             int rc = lg_blocklist_put(s->bl, &b);
@@ -293,13 +371,14 @@ static void *smoke_reader(void *arg)
 {
     smoke *s = arg;
     lg_block out;
-    char user[16];
+    char user[16], key[24];
     for (int i = 0; i < SMOKE_OPS; i++) {
         /* a key no writer touches must always be seen, with its own fields */
-        if (!lg_blocklist_has(s->bl, "steady", 6, T0, &out) || strcmp(out.user, "steady") != 0)
+        if (!lg_blocklist_has(s->bl, "user:steady", 11, T0, &out) || strcmp(out.user, "steady") != 0)
             atomic_fetch_add(&s->errors, 1);
         snprintf(user, sizeof user, "k%d", i % SMOKE_KEYS);
-        if (lg_blocklist_has(s->bl, user, strlen(user), T0 + 10, &out) &&
+        snprintf(key, sizeof key, "user:%s", user);
+        if (lg_blocklist_has(s->bl, key, strlen(key), T0 + 10, &out) &&
             strcmp(out.user, user) != 0)
             atomic_fetch_add(&s->errors, 1);
     }
@@ -329,11 +408,11 @@ static void test_concurrent_readers_and_writers_keep_the_table_consistent(void *
     for (int i = 0; i < SMOKE_WRITERS; i++)
         assert_int_equal(atomic_load(&per[i].errors), 0);
     /* the count matches what lookups find, and the bound held */
-    size_t found = has(s.bl, "steady", T0);
-    char user[16];
+    size_t found = has(s.bl, "user:steady", T0);
+    char key[24];
     for (int k = 0; k < SMOKE_KEYS; k++) {
-        snprintf(user, sizeof user, "k%d", k);
-        found += has(s.bl, user, T0);
+        snprintf(key, sizeof key, "user:k%d", k);
+        found += has(s.bl, key, T0);
     }
     assert_int_equal(lg_blocklist_count(s.bl), found);
     assert_true(found <= SMOKE_KEYS / 2 + 1);
@@ -351,9 +430,12 @@ int main(void)
         cmocka_unit_test(test_block_with_since_in_the_future_is_not_active_yet),
         cmocka_unit_test(test_put_replaces_the_block_under_the_same_key),
         cmocka_unit_test(test_keys_of_each_rule_live_apart),
+        cmocka_unit_test(test_user_named_like_an_address_and_the_address_are_two_entries),
         cmocka_unit_test(test_block_without_its_key_field_is_refused),
         cmocka_unit_test(test_full_table_refuses_with_efull_and_counts_it),
         cmocka_unit_test(test_full_table_evicts_expired_blocks_before_refusing),
+        cmocka_unit_test(test_full_table_of_active_blocks_evicts_the_one_ending_soonest),
+        cmocka_unit_test(test_full_table_refuses_a_block_ending_before_every_other),
         cmocka_unit_test(test_expire_drops_only_expired_blocks),
         cmocka_unit_test(test_each_active_visits_only_active_blocks),
         cmocka_unit_test(test_new_rejects_a_zero_or_oversized_bound),

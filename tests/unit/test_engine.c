@@ -2,7 +2,8 @@
  * test_engine.c - the detection engine at every boundary of DESIGN.md "Detection
  * semantics": window edges (59 999 ms blocks, 60 000 ms does not), thresholds N-1/N,
  * resets, late events, BLOCKED attempts, since/until, escalation and its cap, permanent
- * blocks, the ip and user_ip rules, loaded blocks, unblock, eviction and keys_max.
+ * blocks, the ip and user_ip rules, loaded blocks, unblock, idle eviction, key parsing.
+ * Full tables (keys_max): test_engine_full.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -383,13 +384,13 @@ static void test_block_lasts_from_since_to_since_plus_15_minutes(void **state)
     assert_int_equal(fail_n(&f, "alice", T0, 1, 5), 1);
     int64_t since = T0 + 4;
     assert_int_equal(f.blocks[0].until_ms, since + 15 * MIN_MS);
-    assert_true(lg_engine_blocked(f.e, "alice", 5, since, &b));
+    assert_true(lg_engine_blocked(f.e, "user:alice", 10, since, &b));
     assert_int_equal(b.since_ms, since);
     assert_string_equal(b.user, "alice");
-    assert_true(lg_engine_blocked(f.e, "alice", 5, since + 15 * MIN_MS - 1, NULL));
-    assert_false(lg_engine_blocked(f.e, "alice", 5, since + 15 * MIN_MS, NULL));
-    assert_false(lg_engine_blocked(f.e, "alice", 5, since - 1, NULL));
-    assert_false(lg_engine_blocked(f.e, "bob", 3, since, NULL));
+    assert_true(lg_engine_blocked(f.e, "user:alice", 10, since + 15 * MIN_MS - 1, NULL));
+    assert_false(lg_engine_blocked(f.e, "user:alice", 10, since + 15 * MIN_MS, NULL));
+    assert_false(lg_engine_blocked(f.e, "user:alice", 10, since - 1, NULL));
+    assert_false(lg_engine_blocked(f.e, "user:bob", 8, since, NULL));
     assert_int_equal(fail_at(&f, "alice", since + 15 * MIN_MS - 1), LG_OUTCOME_BLOCKED);
     assert_int_equal(fail_at(&f, "alice", since + 15 * MIN_MS), LG_OUTCOME_FAIL);
     fx_close(&f);
@@ -486,7 +487,7 @@ static void test_permanent_block_has_until_0_and_stays_blocked(void **state)
         assert_int_equal(fail_at(&f, "bob", T0 + 365 * 24 * HOUR_MS + i),
                          i < 4 ? LG_OUTCOME_FAIL : LG_OUTCOME_BLOCKED);
     assert_int_equal(fail_at(&f, "alice", T0 + 365 * 24 * HOUR_MS), LG_OUTCOME_BLOCKED);
-    assert_true(lg_engine_blocked(f.e, "alice", 5, INT64_MAX, NULL));
+    assert_true(lg_engine_blocked(f.e, "user:alice", 10, INT64_MAX, NULL));
     assert_int_equal(stats(&f).blocks_tracked, 2);
     fx_close(&f);
 }
@@ -558,7 +559,7 @@ static void test_rule_ip_blocks_address_and_ignores_attempts_without_ip(void **s
     assert_int_equal(attempt(&f, "new", "198.51.100.10", T0 + 200, false), LG_OUTCOME_FAIL);
     assert_int_equal(attempt(&f, "new", "", T0 + 200, false), LG_OUTCOME_FAIL);
     assert_true(lg_engine_blocked(f.e, "ip:198.51.100.9", 15, T0 + 200, NULL));
-    assert_false(lg_engine_blocked(f.e, "v1", 2, T0 + 200, NULL));
+    assert_false(lg_engine_blocked(f.e, "user:v1", 7, T0 + 200, NULL));
     fx_close(&f);
 }
 
@@ -806,13 +807,78 @@ static void test_unblock_forgets_block_and_escalation(void **state)
     fx_open(&f, &c);
     lg_block b = block_at(&f, "alice", T0);
     assert_int_equal(fail_at(&f, "alice", T0 + 100), LG_OUTCOME_BLOCKED);
-    assert_int_equal(lg_engine_unblock(f.e, "alice", 5), 0);
-    assert_int_equal(lg_engine_unblock(f.e, "alice", 5), LG_ENOTFOUND);
+    assert_int_equal(lg_engine_unblock(f.e, "user:alice", 10), 0);
+    assert_int_equal(lg_engine_unblock(f.e, "user:alice", 10), LG_ENOTFOUND);
     assert_int_equal(lg_engine_unblock(f.e, "ip:alice", 8), LG_ENOTFOUND);
     assert_int_equal(attempt(&f, "alice", "", T0 + 101, true), LG_OUTCOME_OK);
     b = block_at(&f, "alice", T0 + 200);
     assert_int_equal(b.level, 1); /* history forgotten */
     assert_int_equal(stats(&f).blocks_tracked, 1);
+    fx_close(&f);
+}
+
+static void test_user_named_like_an_ip_key_and_the_address_block_apart(void **state)
+{
+    fx f;
+    lg_engine_conf c = conf_user(5, 60000, 15 * MIN_MS);
+    static const char odd[] = "ip:192.0.2.77";
+    char user[16];
+    lg_block b;
+
+    (void)state;
+    c.rules[1].enabled = true;
+    c.rules[1].threshold = 3;
+    fx_open(&f, &c);
+    for (int i = 0; i < 5; i++) /* from no address: rule ip does not count them */
+        assert_int_equal(attempt(&f, odd, "", T0 + i, false), LG_OUTCOME_FAIL);
+    assert_int_equal(f.n_blocks, 1);
+    assert_string_equal(f.blocks[0].rule, "user");
+    for (int i = 0; i < 3; i++) {
+        snprintf(user, sizeof user, "v%d", i);
+        assert_int_equal(attempt(&f, user, "192.0.2.77", T0 + 10 + i, false), LG_OUTCOME_FAIL);
+    }
+    assert_int_equal(f.n_blocks, 1);
+    assert_string_equal(f.blocks[0].rule, "ip");
+    assert_true(lg_engine_blocked(f.e, "user:ip:192.0.2.77", 18, T0 + 20, &b));
+    assert_string_equal(b.rule, "user");
+    assert_string_equal(b.user, odd);
+    assert_true(lg_engine_blocked(f.e, "ip:192.0.2.77", 13, T0 + 20, &b));
+    assert_string_equal(b.rule, "ip");
+    /* the user's unblock leaves the address blocked */
+    assert_int_equal(lg_engine_unblock(f.e, "user:ip:192.0.2.77", 18), 0);
+    assert_true(lg_engine_blocked(f.e, "ip:192.0.2.77", 13, T0 + 20, NULL));
+    assert_int_equal(attempt(&f, "carol", "192.0.2.77", T0 + 21, true), LG_OUTCOME_BLOCKED);
+    assert_int_equal(attempt(&f, odd, "", T0 + 21, false), LG_OUTCOME_FAIL);
+    fx_close(&f);
+}
+
+static void test_keys_are_parsed_by_their_rule_name(void **state)
+{
+    fx f;
+    lg_engine_conf c = conf_user(5, 60000, 15 * MIN_MS);
+
+    (void)state;
+    c.rules[2].enabled = true;
+    c.rules[2].threshold = 2;
+    fx_open(&f, &c);
+    /* a user holding '|': the pair splits at the last one */
+    assert_int_equal(attempt(&f, "a|b", "192.0.2.1", T0, false), LG_OUTCOME_FAIL);
+    assert_int_equal(attempt(&f, "a|b", "192.0.2.1", T0 + 1, false), LG_OUTCOME_FAIL);
+    assert_int_equal(f.n_blocks, 1);
+    assert_true(lg_engine_blocked(f.e, "user_ip:a|b|192.0.2.1", 21, T0 + 2, NULL));
+    assert_false(lg_engine_blocked(f.e, "user_ip:a|b", 11, T0 + 2, NULL));
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(attempt(&f, "alice", "", T0 + i, false), LG_OUTCOME_FAIL);
+    assert_int_equal(f.n_blocks, 1);
+    /* a bare user, an unknown or disabled rule, a missing key: no key of any rule */
+    assert_false(lg_engine_blocked(f.e, "alice", 5, T0 + 10, NULL));
+    assert_false(lg_engine_blocked(f.e, "users:alice", 11, T0 + 10, NULL));
+    assert_false(lg_engine_blocked(f.e, "ip:alice", 8, T0 + 10, NULL));
+    assert_false(lg_engine_blocked(f.e, "user:", 5, T0 + 10, NULL));
+    assert_false(lg_engine_blocked(f.e, "user_ip:alice", 13, T0 + 10, NULL));
+    assert_int_equal(lg_engine_unblock(f.e, "alice", 5), LG_ENOTFOUND);
+    assert_int_equal(lg_engine_unblock(f.e, "user_ip:|192.0.2.1", 18), LG_ENOTFOUND);
+    assert_true(lg_engine_blocked(f.e, "user:alice", 10, T0 + 10, NULL));
     fx_close(&f);
 }
 
@@ -845,7 +911,7 @@ static void test_unblocked_key_is_judged_again_inside_its_old_block(void **state
     fx_open(&f, &c);
     lg_block b = block_at(&f, "alice", T0);
     assert_int_equal(fail_at(&f, "alice", b.since_ms + 1), LG_OUTCOME_BLOCKED);
-    assert_int_equal(lg_engine_unblock(f.e, "alice", 5), 0);
+    assert_int_equal(lg_engine_unblock(f.e, "user:alice", 10), 0);
     assert_int_equal(fail_at(&f, "alice", b.since_ms + 2), LG_OUTCOME_FAIL);
     /* and a block loaded over it (lg.blocks) is what counts next */
     lg_block loaded = b;
@@ -914,43 +980,6 @@ static void test_evicted_key_starts_over(void **state)
     assert_int_equal(fail_at(&f, "alice", T0 + 10), LG_OUTCOME_FAIL);
     assert_int_equal(f.n_blocks, 0);
     assert_int_equal(stats(&f).late_dropped, 0);
-    fx_close(&f);
-}
-
-static void test_full_table_counts_keys_full_and_does_not_grow(void **state)
-{
-    fx f;
-    lg_engine_conf c = conf_user(2, 60000, 15 * MIN_MS);
-    char user[16];
-
-    (void)state;
-    c.rules[0].keys_max = 100;
-    fx_open(&f, &c);
-    for (int i = 0; i < 100; i++) {
-        snprintf(user, sizeof user, "u%d", i);
-        assert_int_equal(fail_at(&f, user, T0 + i), LG_OUTCOME_FAIL);
-    }
-    lg_engine_stats s0 = stats(&f);
-    assert_int_equal(s0.keys_tracked, 100);
-    assert_int_equal(s0.keys_full, 0);
-    for (int i = 100; i < 150; i++) {
-        snprintf(user, sizeof user, "u%d", i);
-        assert_int_equal(fail_at(&f, user, T0 + i), LG_OUTCOME_FAIL);
-        assert_int_equal(fail_at(&f, user, T0 + i), LG_OUTCOME_FAIL); /* never counted */
-        assert_int_equal(f.n_blocks, 0);
-    }
-    lg_engine_stats s = stats(&f);
-    assert_int_equal(s.keys_tracked, 100);
-    assert_int_equal(s.keys_full, 100);
-    assert_int_equal(s.bytes, s0.bytes);
-    /* tracked keys still work */
-    assert_int_equal(fail_at(&f, "u7", T0 + 200), LG_OUTCOME_FAIL);
-    assert_int_equal(f.n_blocks, 1);
-    /* and once they are idle, new keys get their room back */
-    assert_int_equal(fail_at(&f, "new", T0 + 200 + 60000), LG_OUTCOME_FAIL);
-    assert_int_equal(fail_at(&f, "new", T0 + 201 + 60000), LG_OUTCOME_FAIL);
-    assert_int_equal(f.n_blocks, 1);
-    assert_int_equal(stats(&f).keys_full, 100);
     fx_close(&f);
 }
 
@@ -1084,8 +1113,8 @@ static void test_block_is_remembered_until_24h_after_it_ends_not_longer(void **s
     /* the clock reaches alice's until + 24 h, one ms short of bob's */
     assert_int_equal(attempt(&f, "carol", "", a.until_ms + 24 * HOUR_MS, true),
                      LG_OUTCOME_OK);
-    assert_int_equal(lg_engine_unblock(f.e, "bob", 3), 0);
-    assert_int_equal(lg_engine_unblock(f.e, "alice", 5), LG_ENOTFOUND);
+    assert_int_equal(lg_engine_unblock(f.e, "user:bob", 8), 0);
+    assert_int_equal(lg_engine_unblock(f.e, "user:alice", 10), LG_ENOTFOUND);
     fx_close(&f);
 }
 
@@ -1122,12 +1151,13 @@ int main(void)
         cmocka_unit_test(test_loaded_block_clears_window_up_to_since),
         cmocka_unit_test(test_loaded_block_older_than_the_key_s_record_does_not_replace_it),
         cmocka_unit_test(test_unblock_forgets_block_and_escalation),
+        cmocka_unit_test(test_user_named_like_an_ip_key_and_the_address_block_apart),
+        cmocka_unit_test(test_keys_are_parsed_by_their_rule_name),
         cmocka_unit_test(test_blocked_key_is_blocked_until_its_end_also_after_a_later_attempt),
         cmocka_unit_test(test_unblocked_key_is_judged_again_inside_its_old_block),
         cmocka_unit_test(test_cached_block_record_expires_24h_after_the_block_ends),
         cmocka_unit_test(test_idle_keys_are_evicted_after_time_moves_on),
         cmocka_unit_test(test_evicted_key_starts_over),
-        cmocka_unit_test(test_full_table_counts_keys_full_and_does_not_grow),
         cmocka_unit_test(test_invalid_conf_is_rejected_with_reason),
         cmocka_unit_test(test_default_conf_enables_user_only),
         cmocka_unit_test(test_reason_names_window_in_ms_when_not_whole_seconds),

@@ -46,7 +46,10 @@ static lg_block block_of(const char *user, int64_t since, int64_t until, uint32_
 
 static bool blocked_at(lg_engine *e, const char *user, int64_t ts, lg_block *out)
 {
-    return lg_engine_blocked(e, user, strlen(user), ts, out);
+    char key[LG_BLOCK_KEY_MAX + 1];
+    int n = snprintf(key, sizeof key, "user:%s", user);
+
+    return lg_engine_blocked(e, key, (size_t)n, ts, out);
 }
 
 /* A loaded block of duration d ms covers [since, since + d) exactly. */
@@ -123,7 +126,7 @@ static void test_reloading_a_key_moves_its_record_between_layouts(void **state)
     assert_false(blocked_at(e, "carol", T0 + 2000, NULL));
     assert_true(blocked_at(e, "carol", T0 + 1999, &got));
     assert_int_equal(got.level, 3);
-    assert_int_equal(lg_engine_unblock(e, "carol", 5), 0);
+    assert_int_equal(lg_engine_unblock(e, "user:carol", 10), 0);
     assert_false(blocked_at(e, "carol", T0 + 1999, NULL));
     lg_engine_stats_get(e, &st);
     assert_int_equal(st.blocks_tracked, 0);

@@ -304,29 +304,22 @@ static lg_outcome ref_judge(ref *r, const lg_attempt *a, lg_block *out, size_t *
     return LG_OUTCOME_FAIL;
 }
 
-/* Unblock by published key: "ip:<ip>", "user_ip:<user>|<ip>", or a bare user. */
+/* Unblock by published key "<rule>:<rule's key>": that rule's block only. */
 static int ref_unblock(ref *r, const char *pkey)
 {
-    lg_rule_key kt = LG_RULE_KEY_USER;
-    const char *k = pkey;
-    bool found = false;
-
-    if (strncmp(pkey, "ip:", 3) == 0) {
-        kt = LG_RULE_KEY_IP;
-        k = pkey + 3;
-    } else if (strncmp(pkey, "user_ip:", 8) == 0) {
-        kt = LG_RULE_KEY_USER_IP;
-        k = pkey + 8;
-    }
     for (size_t i = 0; i < r->n_rules; i++) {
         ref_rule *rr = &r->rules[i];
+        size_t nl = strlen(rr->c.name);
         ref_blk *b;
-        if (rr->c.key == kt && (b = ref_blk_get(r, rr, k)) != NULL) {
-            b->used = false;
-            found = true;
-        }
+
+        if (strncmp(pkey, rr->c.name, nl) != 0 || pkey[nl] != ':')
+            continue;
+        if ((b = ref_blk_get(r, rr, pkey + nl + 1)) == NULL)
+            return LG_ENOTFOUND;
+        b->used = false;
+        return 0;
     }
-    return found ? 0 : LG_ENOTFOUND;
+    return LG_ENOTFOUND;
 }
 
 static int ref_load(ref *r, const lg_block *b)
@@ -469,18 +462,16 @@ static void on_block(void *opaque, size_t index, const lg_block *b)
 /* An operator action now and then: unblock a key or load a block, on both sides. */
 static void random_op(const scenario *sc, ref *r, lg_engine *e, int64_t clock, int64_t max_window)
 {
-    char key[LG_KEY_MAX + 16];
+    char key[LG_BLOCK_KEY_MAX + 1];
     const char *user = users[rnd_below(sc->n_users)];
     const char *ip = ips[rnd_below(sc->n_ips)];
     const ref_rule *rr = &r->rules[rnd_below((int64_t)r->n_rules)];
 
     if (chance(500)) {
-        if (rr->c.key == LG_RULE_KEY_USER)
-            snprintf(key, sizeof key, "%s", user);
-        else if (rr->c.key == LG_RULE_KEY_IP)
-            snprintf(key, sizeof key, "ip:%s", ip);
-        else
-            snprintf(key, sizeof key, "user_ip:%s|%s", user, ip);
+        char rkey[LG_KEY_MAX + 1];
+
+        assert_true(ref_key(rr, user, ip, rkey, sizeof rkey));
+        snprintf(key, sizeof key, "%s:%s", rr->c.name, rkey);
         int want = ref_unblock(r, key);
         assert_int_equal(lg_engine_unblock(e, key, strlen(key)), want);
         return;

@@ -793,8 +793,8 @@ static void test_block_key_for_each_rule(void **state)
 {
     char key[LG_BLOCK_KEY_MAX + 1];
     lg_block b = make_block("user", "alice", "");
-    assert_int_equal(lg_block_key(&b, key, sizeof key), 5);
-    assert_string_equal(key, "alice");
+    assert_int_equal(lg_block_key(&b, key, sizeof key), 10);
+    assert_string_equal(key, "user:alice");
     b = make_block("ip", "", "203.0.113.7");
     assert_int_equal(lg_block_key(&b, key, sizeof key), 14);
     assert_string_equal(key, "ip:203.0.113.7");
@@ -804,7 +804,7 @@ static void test_block_key_for_each_rule(void **state)
     /* a rule's key ignores the other field even when a block carries it */
     b = make_block("user", "alice", "::1");
     lg_block_key(&b, key, sizeof key);
-    assert_string_equal(key, "alice");
+    assert_string_equal(key, "user:alice");
     b = make_block("ip", "alice", "::1");
     lg_block_key(&b, key, sizeof key);
     assert_string_equal(key, "ip:::1");
@@ -825,8 +825,70 @@ static void test_longest_block_key_fits_and_a_short_buffer_is_refused(void **sta
     assert_int_equal(lg_block_key(&b, key, sizeof key), LG_BLOCK_KEY_MAX);
     assert_int_equal(lg_block_key(&b, key, LG_BLOCK_KEY_MAX), LG_ETOOBIG);
     b = make_block("user", "alice", "");
-    assert_int_equal(lg_block_key(&b, key, 5), LG_ETOOBIG);
-    assert_int_equal(lg_block_key(&b, key, 6), 5);
+    assert_int_equal(lg_block_key(&b, key, 10), LG_ETOOBIG);
+    assert_int_equal(lg_block_key(&b, key, 11), 10);
+}
+
+static void test_user_named_like_an_ip_key_has_a_key_of_its_own(void **state)
+{
+    char ukey[LG_BLOCK_KEY_MAX + 1], ikey[LG_BLOCK_KEY_MAX + 1];
+    lg_block u = make_block("user", "ip:192.0.2.77", ""), ip = make_block("ip", "", "192.0.2.77");
+
+    (void)state;
+    assert_true(lg_block_key(&u, ukey, sizeof ukey) > 0);
+    assert_true(lg_block_key(&ip, ikey, sizeof ikey) > 0);
+    assert_string_equal(ukey, "user:ip:192.0.2.77");
+    assert_string_equal(ikey, "ip:192.0.2.77");
+    /* nor a user+ip pair, nor a network text as the ip part */
+    u = make_block("user", "user_ip:bob|::1", "");
+    lg_block pair = make_block("user_ip", "bob", "::1");
+    assert_true(lg_block_key(&u, ukey, sizeof ukey) > 0);
+    assert_true(lg_block_key(&pair, ikey, sizeof ikey) > 0);
+    assert_string_not_equal(ukey, ikey);
+    ip = make_block("ip", "", "2001:db8::/64");
+    lg_block_key(&ip, ikey, sizeof ikey);
+    assert_string_equal(ikey, "ip:2001:db8::/64");
+}
+
+static void expect_upgrade(const char *key, const char *want)
+{
+    char buf[LG_BLOCK_KEY_MAX + 1];
+    int n = lg_block_key_upgrade(key, strlen(key), buf, sizeof buf);
+
+    assert_int_equal(n, (int)strlen(want));
+    assert_string_equal(buf, want);
+}
+
+static void test_legacy_bare_user_key_upgrades_to_rule_user_s_key(void **state)
+{
+    char buf[LG_BLOCK_KEY_MAX + 1];
+    char longest[LG_USER_MAX + 2];
+
+    (void)state;
+    expect_upgrade("alice", "user:alice");
+    expect_upgrade("user:alice", "user:alice"); /* today's keys are kept */
+    expect_upgrade("ip:192.0.2.1", "ip:192.0.2.1");
+    expect_upgrade("user_ip:bob|::1", "user_ip:bob|::1");
+    /* only the known rules' prefixes are namespaces: anything else was a bare user */
+    expect_upgrade("users:x", "user:users:x");
+    expect_upgrade("ip", "user:ip");
+    expect_upgrade("ip:", "ip:");
+    expect_upgrade("user_ipx:a", "user:user_ipx:a");
+    expect_upgrade("IP:1.2.3.4", "user:IP:1.2.3.4");
+    /* a legacy key is a user: 1..LG_USER_MAX bytes */
+    memset(longest, 'u', LG_USER_MAX);
+    longest[LG_USER_MAX] = '\0';
+    assert_int_equal(lg_block_key_upgrade(longest, LG_USER_MAX, buf, sizeof buf),
+                     LG_USER_MAX + 5);
+    assert_int_equal(lg_block_key_upgrade(longest, LG_USER_MAX + 1, buf, sizeof buf),
+                     LG_EINVAL);
+    assert_int_equal(lg_block_key_upgrade("", 0, buf, sizeof buf), LG_EINVAL);
+    assert_int_equal(lg_block_key_upgrade("alice", 5, buf, 10), LG_ETOOBIG);
+    assert_int_equal(lg_block_key_upgrade("alice", 5, buf, 11), 10);
+    /* in place */
+    memcpy(buf, "bob", 4);
+    assert_int_equal(lg_block_key_upgrade(buf, 3, buf, sizeof buf), 8);
+    assert_string_equal(buf, "user:bob");
 }
 
 /* ---- differential: fast scanner vs jansson ----------------------------------------- */
@@ -1142,6 +1204,8 @@ int main(void)
         cmocka_unit_test(test_block_decode_is_strict),
         cmocka_unit_test(test_block_key_for_each_rule),
         cmocka_unit_test(test_longest_block_key_fits_and_a_short_buffer_is_refused),
+        cmocka_unit_test(test_user_named_like_an_ip_key_has_a_key_of_its_own),
+        cmocka_unit_test(test_legacy_bare_user_key_upgrades_to_rule_user_s_key),
         cmocka_unit_test(test_fast_path_agrees_with_jansson_on_generated_inputs),
         cmocka_unit_test(test_fast_path_takes_the_common_shape),
     };

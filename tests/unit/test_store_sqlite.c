@@ -398,6 +398,93 @@ static void test_unblock_is_recorded_once_per_key_and_time(void **state)
     assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM unblocks"), 2);
 }
 
+/* The schema of version 1 (the v0 -> v1 migration of sqlite_schema.c), before block
+ * keys had namespaces: a file as an older binary left it. */
+static const char v1_schema[] =
+    "CREATE TABLE attempts (id TEXT NOT NULL PRIMARY KEY, ts INTEGER NOT NULL,"
+    "  user TEXT NOT NULL, ip TEXT NOT NULL, ok INTEGER NOT NULL, outcome TEXT NOT NULL,"
+    "  src TEXT NOT NULL, seg INTEGER NOT NULL);"
+    "CREATE INDEX attempts_seg_user_ts ON attempts (seg, user, ts);"
+    "CREATE TABLE blocks (rule TEXT NOT NULL, key TEXT NOT NULL, user TEXT NOT NULL,"
+    "  ip TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (rule, key, since));"
+    "CREATE INDEX blocks_user_since ON blocks (user, since);"
+    "CREATE TABLE unblocks (key TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (key, ts));"
+    "CREATE TABLE users (name TEXT NOT NULL PRIMARY KEY, pwhash TEXT NOT NULL,"
+    "  role TEXT NOT NULL, created INTEGER NOT NULL);"
+    /* what the old lg_block_key wrote: rule user's key was the bare user */
+    "INSERT INTO blocks VALUES ('user', 'alice', 'alice', '', 10, 20, 1, 'r'),"
+    "  ('user', 'ip:192.0.2.77', 'ip:192.0.2.77', '', 10, 20, 1, 'r'),"
+    "  ('ip', 'ip:192.0.2.77', '', '192.0.2.77', 10, 20, 1, 'r'),"
+    "  ('user_ip', 'user_ip:bob|::1', 'bob', '::1', 10, 20, 1, 'r'),"
+    "  ('user', 'user:x', 'user:x', '', 10, 20, 1, 'r');"
+    "INSERT INTO unblocks VALUES ('alice', 30), ('ip:192.0.2.1', 30),"
+    "  ('user_ip:bob|::1', 30), ('user:x', 30), ('user_ipx:y', 30), ('IP:1', 30);"
+    "PRAGMA user_version = 1;";
+
+static int64_t count_where(const char *path, const char *table, const char *cond)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE %s", table, cond);
+    return raw_sql(path, sql);
+}
+
+static void test_version_1_file_migrates_block_keys_to_namespaced_keys(void **state)
+{
+    static const char *const unblocked[] = {"user:alice", "ip:192.0.2.1", "user_ip:bob|::1",
+                                            "user:user:x", "user:user_ipx:y", "user:IP:1"};
+    fixture *f = *state;
+    sqlite3 *db = NULL;
+    lg_store *s;
+
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    s = open_ok(f->path);
+    lg_store_close(s);
+    assert_int_equal(raw_sql(f->path, "PRAGMA user_version"), LG_SQLITE_SCHEMA_VERSION);
+    /* rule user's rows take "user:" and their user; the others keep their keys */
+    assert_int_equal(count_where(f->path, "blocks", "rule = 'user' AND key = 'user:alice'"), 1);
+    assert_int_equal(count_where(f->path, "blocks",
+                                 "rule = 'user' AND key = 'user:ip:192.0.2.77'"), 1);
+    assert_int_equal(count_where(f->path, "blocks", "rule = 'ip' AND key = 'ip:192.0.2.77'"), 1);
+    assert_int_equal(count_where(f->path, "blocks",
+                                 "rule = 'user_ip' AND key = 'user_ip:bob|::1'"), 1);
+    assert_int_equal(count_where(f->path, "blocks", "rule = 'user' AND key = 'user:user:x'"),
+                     1);
+    assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM blocks"), 5);
+    /* unblocks: the prefixed keys of rules ip and user_ip stay, the rest were users */
+    for (size_t i = 0; i < sizeof unblocked / sizeof unblocked[0]; i++) {
+        char cond[96];
+        snprintf(cond, sizeof cond, "key = '%s'", unblocked[i]);
+        assert_int_equal(count_where(f->path, "unblocks", cond), 1);
+    }
+    assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM unblocks"), 6);
+    /* opening again migrates nothing twice */
+    s = open_ok(f->path);
+    lg_store_close(s);
+    assert_int_equal(count_where(f->path, "blocks", "key = 'user:alice'"), 1);
+    assert_int_equal(count_where(f->path, "blocks", "key = 'user:user:x'"), 1);
+}
+
+static void test_new_blocks_are_stored_under_namespaced_keys(void **state)
+{
+    fixture *f = *state;
+    lg_store *s = open_ok(f->path);
+    lg_block b = block("ip:192.0.2.77", 10, "r");
+    lg_block ip = block("", 10, "r");
+
+    snprintf(ip.rule, sizeof ip.rule, "ip");
+    snprintf(ip.ip, sizeof ip.ip, "192.0.2.77");
+    assert_int_equal(lg_store_put(s, NULL, 0, &b, 1, NULL), 0);
+    assert_int_equal(lg_store_put(s, NULL, 0, &ip, 1, NULL), 0);
+    lg_store_close(s);
+    assert_int_equal(count_where(f->path, "blocks",
+                                 "rule = 'user' AND key = 'user:ip:192.0.2.77'"), 1);
+    assert_int_equal(count_where(f->path, "blocks", "rule = 'ip' AND key = 'ip:192.0.2.77'"), 1);
+}
+
 /* --- reads ----------------------------------------------------------------------- */
 
 typedef struct collected {
@@ -625,7 +712,7 @@ static void test_user_name_at_the_length_bound_round_trips(void **state)
 
 /* A store as version 1 of the schema left it (frozen here on purpose: the migrations
  * after it must bring such a file up to date, whatever they become). */
-static const char v1_schema[] =
+static const char v1_users_schema[] =
     "CREATE TABLE attempts (id TEXT NOT NULL PRIMARY KEY, ts INTEGER NOT NULL,"
     "  user TEXT NOT NULL, ip TEXT NOT NULL, ok INTEGER NOT NULL, outcome TEXT NOT NULL,"
     "  src TEXT NOT NULL, seg INTEGER NOT NULL);"
@@ -647,7 +734,7 @@ static void test_version_1_file_is_upgraded_keeping_its_rows(void **state)
     lg_user_rec u;
     lg_reporter_key_rec k = {.created_ms = 5};
 
-    raw_exec(f->path, v1_schema);
+    raw_exec(f->path, v1_users_schema);
     s = open_ok(f->path);
     assert_int_equal(lg_store_user_get(s, "old", &u), 0);
     snprintf(k.name, sizeof k.name, "after-upgrade");
@@ -979,6 +1066,8 @@ int main(void)
         T(test_attempt_without_id_is_refused_and_nothing_is_written),
         T(test_batch_failing_mid_way_leaves_nothing_of_it),
         T(test_unblock_is_recorded_once_per_key_and_time),
+        T(test_version_1_file_migrates_block_keys_to_namespaced_keys),
+        T(test_new_blocks_are_stored_under_namespaced_keys),
         T(test_audit_lists_the_users_attempts_oldest_first_within_limit),
         T(test_audit_finds_attempts_in_every_segment),
         T(test_attempts_each_orders_by_time_then_id_and_blocks_by_since_then_key),
