@@ -65,6 +65,10 @@ typedef struct lg_http_conn {
 
 struct lg_http_server {
     struct MHD_Daemon *mhd;
+    /* the listen socket MHD_quiesce_daemon handed back: closed only after the daemon has
+     * stopped, because its epoll thread removes it from its set afterwards (closing it
+     * first made that EPOLL_CTL_DEL fail with EBADF, which MHD treats as fatal) */
+    MHD_socket quiesced_fd;
     lg_http_handler handler;
     lg_http_done_cb done;
     void *opaque;
@@ -516,6 +520,7 @@ int lg_http_server_new(const lg_http_conf *conf, lg_http_handler handler,
     s->handler = handler;
     s->done = done;
     s->opaque = opaque;
+    s->quiesced_fd = MHD_INVALID_SOCKET;
     s->timeout_ns = (int64_t)conf->timeout_s * 1000000000LL;
     s->connections_max = conf->connections_max;
     pthread_mutex_init(&s->conns_lock, NULL);
@@ -576,9 +581,7 @@ size_t lg_http_server_drain(lg_http_server *s, int timeout_ms)
     bool was = atomic_exchange(&s->stopping, true);
 
     if (!was) {
-        MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
+        s->quiesced_fd = MHD_quiesce_daemon(s->mhd);
     }
     /* bounded by timeout_ms */
     while (atomic_load(&s->in_flight) > 0 && lg_mono_ns() < deadline) {
@@ -593,6 +596,8 @@ void lg_http_server_free(lg_http_server *s)
     if (s == NULL)
         return;
     MHD_stop_daemon(s->mhd);
+    if (s->quiesced_fd != MHD_INVALID_SOCKET)
+        close(s->quiesced_fd);
     if (s->reaper_started) {
         pthread_mutex_lock(&s->reaper_lock);
         s->reaper_stop = true;
