@@ -8,35 +8,15 @@ and the right password afterwards is 423 too. Each API's lg_gate_refused_total s
 which instance the user was routed to. With `balance leastconn` (before) the burst was
 spread over the 3 gates: up to 15 verifications.
 """
-import collections
-import http.client
-import json
 import re
-import threading
 
 import clusterlib
 import lgtest
+import test_http_burst
 from lgtest import check
 
-CONNS = 200
-THRESHOLD = 5
-
-
-def one_login(port, password, results, lock, barrier):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.connect()
-    barrier.wait(30)
-    try:
-        conn.request("POST", "/v1/login",
-                     body=json.dumps({"user": "victim", "password": password}),
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        r.read()
-        status = r.status
-    finally:
-        conn.close()
-    with lock:
-        results[status] += 1
+CONNS = test_http_burst.CONNS
+THRESHOLD = test_http_burst.THRESHOLD
 
 
 def gate_refused(api):
@@ -53,18 +33,7 @@ def main():
     c = clusterlib.Cluster(partitions=6)
     try:
         c.start(detectors=1, apis=3, users=["victim"])
-        results = collections.Counter()
-        lock = threading.Lock()
-        barrier = threading.Barrier(CONNS)
-        threads = [threading.Thread(target=one_login,
-                                    args=(c.haproxy_port, "wrong-%d" % i, results, lock,
-                                          barrier))
-                   for i in range(CONNS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-            check(not t.is_alive(), "a client thread is stuck")
+        results = test_http_burst.fire(c.haproxy_port, "victim")
         print("burst through HAProxy: %s" % dict(results))
         check(results[503] == 0 and results[502] == 0, "errors in the burst: %s" % results)
         check(results[401] <= THRESHOLD, "%d passwords verified cluster-wide for one user "

@@ -398,20 +398,25 @@ static void test_unblock_is_recorded_once_per_key_and_time(void **state)
     assert_int_equal(raw_sql(f->path, "SELECT count(*) FROM unblocks"), 2);
 }
 
-/* The schema of version 1 (the v0 -> v1 migration of sqlite_schema.c), before block
- * keys had namespaces: a file as an older binary left it. */
-static const char v1_schema[] =
-    "CREATE TABLE attempts (id TEXT NOT NULL PRIMARY KEY, ts INTEGER NOT NULL,"
-    "  user TEXT NOT NULL, ip TEXT NOT NULL, ok INTEGER NOT NULL, outcome TEXT NOT NULL,"
-    "  src TEXT NOT NULL, seg INTEGER NOT NULL);"
-    "CREATE INDEX attempts_seg_user_ts ON attempts (seg, user, ts);"
-    "CREATE TABLE blocks (rule TEXT NOT NULL, key TEXT NOT NULL, user TEXT NOT NULL,"
-    "  ip TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL,"
-    "  level INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (rule, key, since));"
-    "CREATE INDEX blocks_user_since ON blocks (user, since);"
-    "CREATE TABLE unblocks (key TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (key, ts));"
-    "CREATE TABLE users (name TEXT NOT NULL PRIMARY KEY, pwhash TEXT NOT NULL,"
+/* The schema of version 1 (the v0 -> v1 migration of sqlite_schema.c), frozen here on
+ * purpose: the migrations after it must bring such a file up to date, whatever they
+ * become. Tests add their rows and PRAGMA user_version = 1. */
+#define V1_TABLES \
+    "CREATE TABLE attempts (id TEXT NOT NULL PRIMARY KEY, ts INTEGER NOT NULL," \
+    "  user TEXT NOT NULL, ip TEXT NOT NULL, ok INTEGER NOT NULL, outcome TEXT NOT NULL," \
+    "  src TEXT NOT NULL, seg INTEGER NOT NULL);" \
+    "CREATE INDEX attempts_seg_user_ts ON attempts (seg, user, ts);" \
+    "CREATE TABLE blocks (rule TEXT NOT NULL, key TEXT NOT NULL, user TEXT NOT NULL," \
+    "  ip TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL," \
+    "  level INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (rule, key, since));" \
+    "CREATE INDEX blocks_user_since ON blocks (user, since);" \
+    "CREATE TABLE unblocks (key TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (key, ts));" \
+    "CREATE TABLE users (name TEXT NOT NULL PRIMARY KEY, pwhash TEXT NOT NULL," \
     "  role TEXT NOT NULL, created INTEGER NOT NULL);"
+
+/* before block keys had namespaces: a file as an older binary left it */
+static const char v1_schema[] =
+    V1_TABLES
     /* what the old lg_block_key wrote: rule user's key was the bare user */
     "INSERT INTO blocks VALUES ('user', 'alice', 'alice', '', 10, 20, 1, 'r'),"
     "  ('user', 'ip:192.0.2.77', 'ip:192.0.2.77', '', 10, 20, 1, 'r'),"
@@ -710,20 +715,8 @@ static void test_user_name_at_the_length_bound_round_trips(void **state)
 
 /* --- upgrades --------------------------------------------------------------------- */
 
-/* A store as version 1 of the schema left it (frozen here on purpose: the migrations
- * after it must bring such a file up to date, whatever they become). */
 static const char v1_users_schema[] =
-    "CREATE TABLE attempts (id TEXT NOT NULL PRIMARY KEY, ts INTEGER NOT NULL,"
-    "  user TEXT NOT NULL, ip TEXT NOT NULL, ok INTEGER NOT NULL, outcome TEXT NOT NULL,"
-    "  src TEXT NOT NULL, seg INTEGER NOT NULL);"
-    "CREATE INDEX attempts_seg_user_ts ON attempts (seg, user, ts);"
-    "CREATE TABLE blocks (rule TEXT NOT NULL, key TEXT NOT NULL, user TEXT NOT NULL,"
-    "  ip TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL,"
-    "  level INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (rule, key, since));"
-    "CREATE INDEX blocks_user_since ON blocks (user, since);"
-    "CREATE TABLE unblocks (key TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (key, ts));"
-    "CREATE TABLE users (name TEXT NOT NULL PRIMARY KEY, pwhash TEXT NOT NULL,"
-    "  role TEXT NOT NULL, created INTEGER NOT NULL);"
+    V1_TABLES
     "INSERT INTO users VALUES ('old', 'h', 'user', 1);"
     "PRAGMA user_version = 1;";
 
